@@ -1,0 +1,338 @@
+"""Compiling queries once per (statement shape, dialect) and binding values to them.
+
+A ``str`` query becomes ``sqlalchemy.text(query)``; a Core statement is used as is. The first
+time a shape is seen it is compiled by SQLAlchemy; afterwards a cache hit costs a dictionary
+lookup (strings) or a cache-key computation (Core statements) and never calls SQLAlchemy's
+compiler again. The SQL text of one shape is the same string object every time, so the driver's
+prepared-statement cache (asyncpg) hits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.sql.compiler import Compiled, SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement
+
+from .errors import ParameterError, ProgrammingError
+
+__all__ = ["CompiledQuery", "QueryCompiler"]
+
+Processor = Callable[[Any], Any]
+_CACHE_SIZE = 2000
+_UTC = dt.UTC
+
+
+class CompiledQuery:
+    """One compiled statement: its SQL text and how to order and process values and results."""
+
+    __slots__ = (
+        "expanding",
+        "insert_defaults",
+        "param_names",
+        "param_set",
+        "processors",
+        "result_keys",
+        "result_processors",
+        "sa_compiled",
+        "sql",
+    )
+
+    def __init__(
+        self,
+        sql: str,
+        param_names: tuple[str, ...],
+        processors: tuple[tuple[int, Processor], ...],
+        result_keys: tuple[str, ...] | None,
+        result_processors: tuple[tuple[int, Processor], ...],
+        sa_compiled: Compiled | None,
+        expanding: bool,
+        insert_defaults: tuple[tuple[str, Any], ...],
+    ) -> None:
+        self.sql = sql
+        self.param_names = param_names
+        self.param_set = frozenset(param_names)
+        self.processors = processors
+        self.result_keys = result_keys
+        self.result_processors = result_processors
+        self.sa_compiled = sa_compiled
+        self.expanding = expanding
+        self.insert_defaults = insert_defaults
+
+
+class QueryCompiler:
+    """Compiles and caches statements for one dialect.
+
+    ``type_hooks`` lets a backend wrap the processors SQLAlchemy gives for a type (used for
+    timezone-aware datetimes on backends that store none, and for asyncpg's numeric types).
+    """
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        *,
+        bind_hook: Callable[[sa.types.TypeEngine[Any], Processor | None], Processor | None]
+        | None = None,
+        result_hook: Callable[[sa.types.TypeEngine[Any]], Processor | None] | None = None,
+    ) -> None:
+        self.dialect = dialect
+        self._bind_hook = bind_hook
+        self._result_hook = result_hook
+        self._text_cache: dict[str, CompiledQuery] = {}
+        self._core_cache: OrderedDict[Any, CompiledQuery] = OrderedDict()
+
+    # -- compiling -------------------------------------------------------------------------------
+
+    def compile(
+        self, query: str | ClauseElement, values: Mapping[str, Any] | None
+    ) -> tuple[CompiledQuery, list[Any]]:
+        """Return the compiled statement and its positional arguments for ``values``."""
+        if type(query) is str:
+            cq = self._text_cache.get(query)
+            if cq is None:
+                cq = self._compile_text(query)
+            return cq, self._bind_text(cq, values)
+        if not isinstance(query, ClauseElement):
+            raise ProgrammingError(
+                "query must be a SQL string or a SQLAlchemy Core statement, "
+                f"got {type(query).__name__}"
+            )
+        return self._compile_core(query, values)
+
+    def compile_many(
+        self, query: str | ClauseElement, values_list: Sequence[Mapping[str, Any]]
+    ) -> tuple[CompiledQuery, list[list[Any]]]:
+        """Compile once and bind every item of ``values_list`` (all must have the same keys)."""
+        if not values_list:
+            raise ParameterError("execute_many() needs at least one set of values")
+        first = values_list[0]
+        cq, args = self.compile(query, first)
+        if cq.expanding:
+            raise ParameterError("execute_many() does not support expanding IN parameters")
+        out = [args]
+        if cq.sa_compiled is None:
+            out.extend(self._bind_text(cq, v) for v in values_list[1:])
+        else:
+            keys = set(first)
+            for v in values_list[1:]:
+                if set(v) != keys:
+                    raise ParameterError(
+                        "execute_many() needs the same keys in every set of values: "
+                        f"{sorted(keys)} vs {sorted(v)}"
+                    )
+                out.append(self._bind_core(cq, v, None)[1])
+        return cq, out
+
+    def _compile_text(self, query: str) -> CompiledQuery:
+        compiled = sa.text(query).compile(dialect=self.dialect)
+        cq = self._build(compiled, text=True)
+        if len(self._text_cache) >= _CACHE_SIZE:
+            self._text_cache.clear()
+        self._text_cache[query] = cq
+        return cq
+
+    def _compile_core(
+        self, stmt: ClauseElement, values: Mapping[str, Any] | None
+    ) -> tuple[CompiledQuery, list[Any]]:
+        column_keys: tuple[str, ...] | None = None
+        if values and getattr(stmt, "is_dml", False):
+            column_keys = tuple(sorted(values))
+        gen = getattr(stmt, "_generate_cache_key", None)
+        cache_key = gen() if gen is not None else None
+        cq: CompiledQuery | None = None
+        key: Any = None
+        if cache_key is not None:
+            key = (cache_key.key, column_keys)
+            cq = self._core_cache.get(key)
+        if cq is None:
+            try:
+                kw: dict[str, Any] = {}
+                if cache_key is not None:
+                    # Lets construct_params() take the values of later statements of this shape.
+                    kw["cache_key"] = cache_key
+                if column_keys is not None:
+                    kw["column_keys"] = list(column_keys)
+                compiled = stmt.compile(dialect=self.dialect, **kw)
+            except sa.exc.SQLAlchemyError as exc:
+                raise ProgrammingError(f"cannot compile statement: {exc}") from exc
+            cq = self._build(compiled, text=False)
+            if key is not None:
+                self._core_cache[key] = cq
+                if len(self._core_cache) > _CACHE_SIZE:
+                    self._core_cache.popitem(last=False)
+        if not isinstance(cq.sa_compiled, SQLCompiler):  # DDL: no parameters
+            if values:
+                raise ParameterError("this statement (DDL) takes no parameters")
+            return cq, []
+        return self._bind_core(cq, values, cache_key.bindparams if cache_key else None)
+
+    def _build(self, compiled: Compiled, *, text: bool) -> CompiledQuery:
+        names: tuple[str, ...] = tuple(getattr(compiled, "positiontup", None) or ())
+        processors: list[tuple[int, Processor]] = []
+        result_keys: tuple[str, ...] | None = None
+        result_processors: list[tuple[int, Processor]] = []
+        expanding = False
+        insert_defaults: list[tuple[str, Any]] = []
+        if isinstance(compiled, SQLCompiler):
+            binds = compiled.binds
+            for i, name in enumerate(names):
+                bind = binds.get(name)
+                proc: Processor | None = (
+                    bind.type._cached_bind_processor(self.dialect) if bind is not None else None
+                )
+                if self._bind_hook is not None and bind is not None:
+                    proc = self._bind_hook(bind.type, proc)
+                if proc is not None:
+                    processors.append((i, proc))
+            expanding = bool(compiled.post_compile_params or compiled.literal_execute_params)
+            columns = compiled._result_columns
+            if columns:
+                result_keys = tuple(c[0] for c in columns)
+                for i, col in enumerate(columns):
+                    rproc = self._result_processor(col[3])
+                    if rproc is not None:
+                        result_processors.append((i, rproc))
+            for column in compiled.insert_prefetch or ():
+                default = column.default
+                if default is not None and (default.is_scalar or default.is_callable):
+                    insert_defaults.append(
+                        (compiled._within_exec_param_key_getter(column), default)
+                    )
+        return CompiledQuery(
+            sql=compiled.string,
+            param_names=names,
+            processors=tuple(processors),
+            result_keys=result_keys,
+            result_processors=tuple(result_processors),
+            sa_compiled=None if text and not expanding else compiled,
+            expanding=expanding,
+            insert_defaults=tuple(insert_defaults),
+        )
+
+    def _result_processor(self, type_: sa.types.TypeEngine[Any]) -> Processor | None:
+        if self._result_hook is not None:
+            return self._result_hook(type_)
+        proc: Processor | None = type_._cached_result_processor(self.dialect, None)
+        return proc
+
+    # -- binding ---------------------------------------------------------------------------------
+
+    def _bind_text(self, cq: CompiledQuery, values: Mapping[str, Any] | None) -> list[Any]:
+        if values is None:
+            values = {}
+        elif not isinstance(values, Mapping):
+            raise ParameterError(
+                f"values must be a mapping of parameter names, got {type(values).__name__}"
+            )
+        if cq.expanding:
+            return self._bind_core(cq, values, None)[1]
+        try:
+            args = [values[name] for name in cq.param_names]
+        except KeyError:
+            missing = sorted(n for n in cq.param_set if n not in values)
+            raise ParameterError(
+                f"missing value for parameter(s) {', '.join(missing)} "
+                f"(the query's parameters: {', '.join(sorted(cq.param_set)) or 'none'})"
+            ) from None
+        if len(values) != len(cq.param_set):
+            self._reject_unknown(cq, values)
+        for i, proc in cq.processors:
+            args[i] = proc(args[i])
+        return args
+
+    def _reject_unknown(self, cq: CompiledQuery, values: Mapping[str, Any]) -> None:
+        unknown = sorted(str(k) for k in values if k not in cq.param_set)
+        if unknown:
+            raise ParameterError(
+                f"unknown parameter(s) {', '.join(unknown)} "
+                f"(the query's parameters: {', '.join(sorted(cq.param_set)) or 'none'})"
+            )
+
+    def _bind_core(
+        self,
+        cq: CompiledQuery,
+        values: Mapping[str, Any] | None,
+        extracted: Sequence[Any] | None,
+    ) -> tuple[CompiledQuery, list[Any]]:
+        compiled = cq.sa_compiled
+        assert isinstance(compiled, SQLCompiler)
+        if values:
+            self._reject_unknown_core(cq, compiled, values)
+        try:
+            params = compiled.construct_params(
+                dict(values) if values else None,
+                extracted_parameters=extracted,
+                _no_postcompile=True,
+            )
+        except sa.exc.InvalidRequestError as exc:
+            raise ParameterError(str(exc).split(" (Background on")[0]) from None
+        for name, default in cq.insert_defaults:
+            if params.get(name) is None and not (values and name in values):
+                params[name] = default.arg(None) if default.is_callable else default.arg
+        if not cq.expanding:
+            args = [params[name] for name in cq.param_names]
+            for i, proc in cq.processors:
+                args[i] = proc(args[i])
+            return cq, args
+        expanded = compiled._process_parameters_for_postcompile(params)
+        positions = tuple(expanded.positiontup or ())
+        eparams = expanded.parameters
+        eprocs = expanded.processors
+        args = []
+        for name in positions:
+            value = eparams[name]
+            eproc = eprocs.get(name)
+            args.append(eproc(value) if eproc is not None else value)
+        return (
+            CompiledQuery(
+                sql=expanded.statement,
+                param_names=positions,
+                processors=(),
+                result_keys=cq.result_keys,
+                result_processors=cq.result_processors,
+                sa_compiled=None,
+                expanding=False,
+                insert_defaults=(),
+            ),
+            args,
+        )
+
+    def _reject_unknown_core(
+        self, cq: CompiledQuery, compiled: SQLCompiler, values: Mapping[str, Any]
+    ) -> None:
+        known = cq.param_set or frozenset(compiled.bind_names.values())
+        unknown = [k for k in values if k not in known and k not in compiled.bind_names.values()]
+        if unknown:
+            raise ParameterError(
+                f"unknown parameter(s) {', '.join(sorted(map(str, unknown)))} "
+                f"(the statement's parameters: {', '.join(sorted(known)) or 'none'})"
+            )
+
+
+def utc_naive_bind(inner: Processor | None) -> Processor:
+    """Store aware datetimes as naive UTC (for backends without a time zone type)."""
+
+    def process(value: Any) -> Any:
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:
+            value = value.astimezone(_UTC).replace(tzinfo=None)
+        return inner(value) if inner is not None else value
+
+    return process
+
+
+def utc_aware_result(inner: Processor | None) -> Processor:
+    """Give back the naive UTC values stored by :func:`utc_naive_bind` as aware datetimes."""
+
+    def process(value: Any) -> Any:
+        if inner is not None:
+            value = inner(value)
+        if isinstance(value, dt.datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=_UTC)
+        return value
+
+    return process

@@ -1,0 +1,631 @@
+"""``Database``: the entry point — URL, pool, statements, transactions, streaming.
+
+How a statement flows: compile (cached) → the connection pinned to this task by an open
+``transaction()``/``connection()`` block, else one checked out of the pool for this statement
+alone → run on the driver (errors mapped by the backend) → rows wrapped in :class:`Row` →
+the connection goes back to the pool before the call returns (no round trip when idle).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import ExitStack, asynccontextmanager
+from contextvars import ContextVar
+from itertools import count
+from types import TracebackType
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import URL as SAURL
+from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.sql.elements import ClauseElement
+
+from .backends import Backend, Features, RawConnection, load_backend
+from .compiler import CompiledQuery
+from .errors import DatabaseError, InterfaceError
+from .hooks import CapturedQueries, Hook, StatementInfo, captures
+from .pinning import Holder, Layer
+from .pool import Pool, PooledConnection, PoolStats
+from .result import Result
+from .row import Row, row_class
+from .transaction import Transaction
+from .url import DatabaseURL
+
+__all__ = ["Connection", "Database"]
+
+logger = logging.getLogger("asyncdb")
+Query = str | ClauseElement
+Values = Mapping[str, Any] | None
+T = TypeVar("T")
+
+_POOL_OPTIONS: dict[str, Callable[[str], Any]] = {
+    "min_size": int,
+    "max_size": int,
+    "acquire_timeout": float,
+    "max_lifetime": float,
+    "max_idle": float,
+    "check_idle_after": float,
+}
+_DEFAULTS: dict[str, Any] = {
+    "min_size": 1,
+    "max_size": 10,
+    "acquire_timeout": 30.0,
+    "max_lifetime": 3600.0,
+    "max_idle": 600.0,
+    "check_idle_after": 10.0,
+}
+_ids = count(1)
+
+
+def _fetch_all(raw: RawConnection, sql: str, args: Sequence[Any]) -> Awaitable[Any]:
+    return raw.fetch(sql, args)
+
+
+def _fetch_one(raw: RawConnection, sql: str, args: Sequence[Any]) -> Awaitable[Any]:
+    return raw.fetch(sql, args, 1)
+
+
+def _execute(raw: RawConnection, sql: str, args: Sequence[Any]) -> Awaitable[Any]:
+    return raw.execute(sql, args)
+
+
+def _execute_many(raw: RawConnection, sql: str, args: Sequence[Any]) -> Awaitable[Any]:
+    return raw.execute_many(sql, args)
+
+
+class Database:
+    """A database reached through one URL, with its own connection pool.
+
+    Outside ``transaction()``/``connection()`` blocks every call checks a connection out of the
+    pool for one statement and gives it back before returning, so awaiting anything else between
+    two queries holds no connection. Pool options come from keyword arguments or the URL's query
+    string (keywords win): ``min_size`` (1), ``max_size`` (10), ``acquire_timeout`` (30 s,
+    then :class:`PoolTimeout`), ``max_lifetime`` (3600 s), ``max_idle`` (600 s) and
+    ``check_idle_after`` (10 s: connections idle longer are pinged before use). Other options
+    go to the driver (``ssl``, ``statement_cache_size``, ``charset``, ``timeout``, ...).
+
+    ``force_rollback=True`` runs everything in one transaction rolled back at ``disconnect()``
+    (for tests); transactions inside it are savepoints.
+    """
+
+    def __init__(
+        self,
+        url: str | DatabaseURL,
+        *,
+        min_size: int | None = None,
+        max_size: int | None = None,
+        acquire_timeout: float | None = None,
+        max_lifetime: float | None = None,
+        max_idle: float | None = None,
+        check_idle_after: float | None = None,
+        force_rollback: bool = False,
+        **driver_options: Any,
+    ) -> None:
+        self.url = DatabaseURL(url)
+        options: dict[str, Any] = dict(self.url.options)
+        settings = dict(_DEFAULTS)
+        for name, convert in _POOL_OPTIONS.items():
+            if name in options:
+                raw_value = options.pop(name)
+                try:
+                    settings[name] = convert(raw_value)
+                except ValueError:
+                    raise ValueError(
+                        f"URL option {name!r} must be a {convert.__name__}, got {raw_value!r}"
+                    ) from None
+        given = {
+            "min_size": min_size,
+            "max_size": max_size,
+            "acquire_timeout": acquire_timeout,
+            "max_lifetime": max_lifetime,
+            "max_idle": max_idle,
+            "check_idle_after": check_idle_after,
+        }
+        settings.update({k: v for k, v in given.items() if v is not None})
+        if settings["min_size"] > settings["max_size"]:
+            settings["min_size"] = settings["max_size"]
+        options.update(driver_options)
+        self._settings = settings
+        self._force_rollback = force_rollback
+        self._backend: Backend = load_backend(
+            self.url.backend,
+            host=self.url.host,
+            port=self.url.port,
+            user=self.url.user,
+            password=self.url.password,
+            database=self.url.database,
+            options=options,
+        )
+        self._compiler = self._backend.compiler
+        self._pool: Pool | None = None
+        self._root_layer: Layer | None = None
+        self._id = next(_ids)
+        self._layer_var: ContextVar[Layer | None] = ContextVar(
+            f"asyncdb_layer_{self._id}", default=None
+        )
+        self._hooks: list[Hook] = []
+        self._connect_lock = asyncio.Lock()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def is_connected(self) -> bool:
+        return self._pool is not None
+
+    @property
+    def features(self) -> Features:
+        """What this backend supports (see :class:`asyncdb.Features`)."""
+        return self._backend.features
+
+    @property
+    def dialect(self) -> Dialect:
+        """The SQLAlchemy dialect statements are compiled for."""
+        return self._backend.dialect
+
+    @property
+    def sqlalchemy_url(self) -> SAURL:
+        """The SQLAlchemy async-driver URL of this database (for Alembic or an engine)."""
+        path = getattr(self._backend, "path", None)
+        if path is not None:
+            return self.url.to_sqlalchemy(database=path)
+        return self.url.to_sqlalchemy()
+
+    def __repr__(self) -> str:
+        state = "connected" if self.is_connected else "disconnected"
+        return f"<Database {self.url.render()!r} {state}>"
+
+    async def connect(self) -> None:
+        """Open the pool (``min_size`` connections). Calling it again does nothing."""
+        async with self._connect_lock:
+            if self._pool is not None:
+                return
+            s = self._settings
+            await self._backend.prepare()
+            pool = Pool(
+                self._backend,
+                min_size=s["min_size"],
+                max_size=s["max_size"],
+                acquire_timeout=s["acquire_timeout"],
+                max_lifetime=s["max_lifetime"],
+                max_idle=s["max_idle"],
+                check_idle_after=s["check_idle_after"],
+            )
+            try:
+                await pool.open()
+            except BaseException:
+                await pool.close()
+                await self._backend.dispose()
+                raise
+            self._pool = pool
+            if self._force_rollback:
+                conn = await pool.acquire()
+                holder = Holder(conn)
+                layer = Layer(holder, None)
+                holder.active = layer
+                try:
+                    await self._run_on(conn, conn.raw.begin(None, False), "BEGIN")
+                except BaseException:
+                    pool.release(conn)
+                    raise
+                self._root_layer = layer
+            logger.debug("connected to %s", self._backend.describe())
+
+    async def disconnect(self) -> None:
+        """Close the pool (rolling back the ``force_rollback`` transaction). Idempotent."""
+        async with self._connect_lock:
+            pool = self._pool
+            if pool is None:
+                return
+            root = self._root_layer
+            self._root_layer = None
+            if root is not None:
+                root.closed = True
+                conn = root.holder.conn
+                if not root.holder.broken and conn.raw.is_alive():
+                    try:
+                        await self._run_on(conn, conn.raw.rollback(), "ROLLBACK")
+                    except DatabaseError:
+                        logger.debug("force_rollback ROLLBACK failed", exc_info=True)
+                root.holder.set_active(None)
+                pool.release(conn)
+            self._pool = None
+            await pool.close()
+            await self._backend.dispose()
+            logger.debug("disconnected from %s", self._backend.describe())
+
+    async def __aenter__(self) -> Database:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.disconnect()
+
+    def pool_stats(self) -> PoolStats:
+        """Size, idle, in use and waiting counts of the pool."""
+        return self._require_pool().stats()
+
+    # -- statements ------------------------------------------------------------------------------
+
+    async def fetch_all(self, query: Query, values: Values = None) -> list[Row]:
+        """Run ``query`` and return all its rows."""
+        cq, args = self._compiler.compile(query, values)
+        rows, keys = await self._statement("fetch_all", cq.sql, args, _fetch_all)
+        return _make_rows(cq, rows, keys)
+
+    async def fetch_one(self, query: Query, values: Values = None) -> Row | None:
+        """Run ``query`` and return its first row, or ``None`` when there is none."""
+        cq, args = self._compiler.compile(query, values)
+        rows, keys = await self._statement("fetch_one", cq.sql, args, _fetch_one)
+        if not rows:
+            return None
+        return _make_rows(cq, rows[:1], keys)[0]
+
+    async def fetch_val(self, query: Query, values: Values = None, column: int | str = 0) -> Any:
+        """Run ``query`` and return one value of its first row (``None`` when no row)."""
+        row = await self.fetch_one(query, values)
+        return None if row is None else row[column]
+
+    async def execute(self, query: Query, values: Values = None) -> Result:
+        """Run a statement; ``result.rowcount`` is the number of rows it matched."""
+        cq, args = self._compiler.compile(query, values)
+        rowcount, lastrowid = await self._statement("execute", cq.sql, args, _execute)
+        return Result(rowcount, lastrowid)
+
+    async def execute_many(self, query: Query, values: Sequence[Mapping[str, Any]]) -> None:
+        """Run one statement for every set of values, in the driver's batched path."""
+        if isinstance(values, Mapping) or not isinstance(values, Sequence):
+            raise TypeError(
+                f"execute_many() takes a sequence of mappings, got {type(values).__name__}"
+            )
+        if not values:
+            return
+        cq, args_list = self._compiler.compile_many(query, values)
+        await self._statement("execute_many", cq.sql, args_list, _execute_many)
+
+    async def iterate(
+        self, query: Query, values: Values = None, *, chunk_size: int = 500
+    ) -> AsyncIterator[Row]:
+        """Stream the rows of ``query``, ``chunk_size`` at a time from the server.
+
+        Outside a transaction the iteration has a connection of its own (server-side cursor on
+        PostgreSQL and MySQL), so other queries may run inside the loop; leaving the loop early
+        releases it. Inside a transaction it shares the transaction's connection, chunk by
+        chunk (MySQL then fetches the rows at once: ``features.streams_inside_transaction``).
+        """
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+        cq, args = self._compiler.compile(query, values)
+        layer = self._current_layer()
+        if layer is None:
+            pool = self._require_pool()
+            conn = await pool.acquire()
+            try:
+                stream = conn.raw.stream(cq.sql, args, chunk_size, in_transaction=False)
+                try:
+                    while True:
+                        chunk = await self._next_chunk(conn, cq.sql, args, stream)
+                        if chunk is None:
+                            break
+                        for row in _make_rows(cq, *chunk):
+                            yield row
+                finally:
+                    await self._close_stream(conn, stream)
+            finally:
+                self._pool_release(conn)
+            return
+        holder = layer.holder
+        stream = holder.conn.raw.stream(cq.sql, args, chunk_size, in_transaction=True)
+        try:
+            while True:
+                await holder.enter(layer)
+                try:
+                    chunk = await self._next_chunk(holder.conn, cq.sql, args, stream)
+                finally:
+                    holder.leave()
+                if chunk is None:
+                    break
+                for row in _make_rows(cq, *chunk):
+                    yield row
+        finally:
+            if not holder.broken and not layer.closed:
+                await holder.enter(layer)
+                try:
+                    await self._close_stream(holder.conn, stream)
+                finally:
+                    holder.leave()
+
+    async def _next_chunk(
+        self,
+        conn: PooledConnection,
+        sql: str,
+        args: Sequence[Any],
+        stream: AsyncIterator[tuple[list[Any], tuple[str, ...] | None]],
+    ) -> tuple[list[Any], tuple[str, ...] | None] | None:
+        async def step() -> tuple[list[Any], tuple[str, ...] | None] | None:
+            try:
+                return await stream.__anext__()
+            except StopAsyncIteration:
+                return None
+
+        return await self._run_on(conn, step(), sql, "iterate", args)
+
+    async def _close_stream(self, conn: PooledConnection, stream: AsyncIterator[Any]) -> None:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is None:
+            return
+        conn.busy = True
+        try:
+            await aclose()
+        except DatabaseError:
+            logger.debug("closing a stream failed", exc_info=True)
+        conn.busy = False
+
+    # -- transactions and pinned connections -----------------------------------------------------
+
+    def transaction(self, *, isolation: str | None = None, readonly: bool = False) -> Transaction:
+        """A transaction: ``async with``, a decorator, or ``await tx.start()``.
+
+        Nested transactions are savepoints. Tasks started inside the block run on its
+        connection, inside the transaction, one statement at a time.
+        """
+        return Transaction(self, isolation=isolation, readonly=readonly)
+
+    def connection(self) -> Connection:
+        """Pin one connection to this task (and the tasks it starts) for an ``async with``."""
+        return Connection(self)
+
+    @asynccontextmanager
+    async def capture_queries(self) -> AsyncIterator[CapturedQueries]:
+        """Record the SQL of every statement this task (and its children) runs in the block."""
+        captured = CapturedQueries(self._id)
+        token = captures.set((*captures.get(), captured))
+        try:
+            yield captured
+        finally:
+            captures.reset(token)
+
+    def add_hook(self, hook: Hook) -> None:
+        """Call ``hook(info)`` around every statement (see :mod:`asyncdb.hooks`)."""
+        self._hooks.append(hook)
+
+    def remove_hook(self, hook: Hook) -> None:
+        self._hooks.remove(hook)
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _require_pool(self) -> Pool:
+        pool = self._pool
+        if pool is None:
+            raise InterfaceError(
+                f"{self!r} is not connected; call `await db.connect()` (or use `async with`)"
+            )
+        return pool
+
+    def _current_layer(self) -> Layer | None:
+        return self._layer_var.get() or self._root_layer
+
+    async def _pool_acquire(self) -> PooledConnection:
+        return await self._require_pool().acquire()
+
+    def _pool_release(self, conn: PooledConnection) -> None:
+        pool = self._pool
+        if pool is None:
+            conn.raw.terminate()
+            return
+        task = pool.release(conn)
+        if task is not None:
+            # The rollback finishes even if the caller is cancelled; nothing waits on it here.
+            task.add_done_callback(_consume)
+
+    async def _statement(
+        self,
+        operation: str,
+        sql: str,
+        args: Any,
+        call: Callable[[RawConnection, str, Any], Awaitable[T]],
+    ) -> T:
+        layer = self._layer_var.get() or self._root_layer
+        if layer is not None:
+            holder = layer.holder
+            if not holder.try_enter(layer):
+                await holder.enter(layer)
+            try:
+                return await self._run_on(
+                    holder.conn, call(holder.conn.raw, sql, args), sql, operation, args
+                )
+            finally:
+                holder.leave()
+        pool = self._pool
+        if pool is None:
+            self._require_pool()
+            raise AssertionError  # unreachable: _require_pool raised
+        retried = False
+        while True:
+            conn = await pool.acquire()
+            try:
+                return await self._run_on(conn, call(conn.raw, sql, args), sql, operation, args)
+            except DatabaseError as exc:
+                # A pooled connection that died while idle (server restart, kill) fails before
+                # the statement ran: run it once more on a fresh connection.
+                if retried or not conn.reused or not self._backend_safe_to_retry(exc):
+                    raise
+                retried = True
+                logger.debug("retrying on a fresh connection after: %s", exc)
+            finally:
+                task = pool.release(conn)
+                if task is not None:
+                    task.add_done_callback(_consume)
+
+    def _backend_safe_to_retry(self, exc: DatabaseError) -> bool:
+        return exc.connection_lost and exc.retry_safe
+
+    async def _run_on(
+        self,
+        conn: PooledConnection,
+        awaitable: Awaitable[T],
+        sql: str,
+        operation: str = "transaction",
+        args: Any = (),
+    ) -> T:
+        """Await one driver call on ``conn``, marking it busy meanwhile (a connection left busy
+        by a cancellation is discarded), with hooks, capture and DEBUG logging."""
+        if self._hooks or captures.get() or logger.isEnabledFor(logging.DEBUG):
+            return await self._run_observed(conn, awaitable, sql, operation, args)
+        conn.busy = True
+        try:
+            result = await awaitable
+        except Exception:
+            conn.busy = False
+            raise
+        conn.busy = False
+        return result
+
+    async def _run_observed(
+        self, conn: PooledConnection, awaitable: Awaitable[T], sql: str, operation: str, args: Any
+    ) -> T:
+        for captured in captures.get():
+            if captured.database_id == self._id:
+                captured.statements.append(sql)
+        info = StatementInfo(
+            sql=sql,
+            parameters=tuple(args) if operation != "execute_many" else (),
+            operation=operation,
+            backend=self._backend.name,
+        )
+        start = time.perf_counter()
+        with ExitStack() as stack:
+            for hook in self._hooks:
+                cm = hook(info)
+                if cm is not None:
+                    stack.enter_context(cm)
+            conn.busy = True
+            try:
+                result = await awaitable
+            except Exception as exc:
+                conn.busy = False
+                info.error = exc
+                raise
+            finally:
+                info.duration = time.perf_counter() - start
+                logger.debug(
+                    "%s [%s %.3f ms%s]",
+                    sql,
+                    operation,
+                    info.duration * 1000,
+                    f", {type(info.error).__name__}" if info.error else "",
+                )
+            conn.busy = False
+            if operation == "execute" and isinstance(result, tuple):
+                info.rowcount = result[0]
+            elif operation.startswith("fetch") and isinstance(result, tuple):
+                info.rowcount = len(result[0])
+        return result
+
+
+class Connection:
+    """``async with db.connection() as conn:`` pins one connection to this task tree.
+
+    Inside an open block (or transaction) it reuses that connection. ``conn.raw_connection`` is
+    the driver's own connection object; the ``fetch_*``/``execute`` methods run on it.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+        self._layer: Layer | None = None
+        self._owned = False
+        self._token: Any = None
+
+    @property
+    def raw_connection(self) -> Any:
+        if self._layer is None or self._layer.closed:
+            raise InterfaceError("the connection block is not open")
+        return self._layer.holder.conn.raw.raw
+
+    async def __aenter__(self) -> Connection:
+        if self._layer is not None:
+            raise InterfaceError("this connection block was already entered; create a new one")
+        db = self._db
+        current = db._current_layer()
+        if current is not None:
+            self._layer = current
+            return self
+        conn = await db._pool_acquire()
+        holder = Holder(conn)
+        layer = Layer(holder, None)
+        holder.active = layer
+        self._layer = layer
+        self._owned = True
+        self._token = db._layer_var.set(layer)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        layer = self._layer
+        if layer is None or not self._owned:
+            return
+        layer.closed = True
+        layer.holder.set_active(None)
+        try:
+            self._db._layer_var.reset(self._token)
+        except ValueError:
+            self._db._layer_var.set(None)
+        self._db._pool_release(layer.holder.conn)
+
+    def transaction(self, *, isolation: str | None = None, readonly: bool = False) -> Transaction:
+        return self._db.transaction(isolation=isolation, readonly=readonly)
+
+    async def fetch_all(self, query: Query, values: Values = None) -> list[Row]:
+        return await self._db.fetch_all(query, values)
+
+    async def fetch_one(self, query: Query, values: Values = None) -> Row | None:
+        return await self._db.fetch_one(query, values)
+
+    async def fetch_val(self, query: Query, values: Values = None, column: int | str = 0) -> Any:
+        return await self._db.fetch_val(query, values, column)
+
+    async def execute(self, query: Query, values: Values = None) -> Result:
+        return await self._db.execute(query, values)
+
+    async def execute_many(self, query: Query, values: Sequence[Mapping[str, Any]]) -> None:
+        await self._db.execute_many(query, values)
+
+    def iterate(
+        self, query: Query, values: Values = None, *, chunk_size: int = 500
+    ) -> AsyncIterator[Row]:
+        return self._db.iterate(query, values, chunk_size=chunk_size)
+
+
+def _make_rows(cq: CompiledQuery, rows: list[Any], keys: tuple[str, ...] | None) -> list[Row]:
+    if not rows:
+        return []
+    procs = cq.result_processors
+    result_keys = cq.result_keys
+    if result_keys is None or len(result_keys) != len(rows[0]):
+        result_keys = keys or tuple(f"column_{i}" for i in range(len(rows[0])))
+        procs = ()
+    cls = row_class(result_keys)
+    if not procs:
+        return list(map(cls, rows))
+    out = []
+    for record in rows:
+        values = list(record)
+        for i, proc in procs:
+            values[i] = proc(values[i])
+        out.append(cls(values))
+    return out
+
+
+def _consume(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.debug("background release failed", exc_info=task.exception())

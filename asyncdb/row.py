@@ -1,0 +1,108 @@
+"""Result rows: tuples with access by name, built without per-row dictionaries.
+
+Each distinct list of column names gets one ``Row`` subclass whose column attributes are C-level
+``itemgetter`` properties, so building a row is one ``tuple.__new__`` and ``row.col`` costs no
+Python-level lookup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from operator import itemgetter
+from typing import Any, ClassVar
+
+__all__ = ["Row", "row_class"]
+
+# Names that stay Row methods even when a column has the same name (use row["name"] for those).
+_RESERVED = frozenset({"keys", "values", "items", "get"})
+_MAX_CLASSES = 4096
+_classes: dict[tuple[str, ...], type[Row]] = {}
+
+
+class Row(tuple[Any, ...]):
+    """One result row.
+
+    ``row[0]``, ``row["col"]``, ``row.col``, ``len(row)``, ``dict(row)`` (column → value),
+    ``row.keys()``; iterating yields the values, and a row equals the tuple of its values.
+    """
+
+    __slots__ = ()
+    _keys: ClassVar[tuple[str, ...]] = ()
+    _index: ClassVar[dict[str, int]] = {}
+
+    def __getitem__(self, key: Any) -> Any:
+        if type(key) is str:
+            try:
+                return tuple.__getitem__(self, self._index[key])
+            except KeyError:
+                raise KeyError(
+                    f"no column {key!r} in this row; columns: {', '.join(self._keys)}"
+                ) from None
+        return tuple.__getitem__(self, key)
+
+    def __getattr__(self, name: str) -> Any:
+        index = self._index.get(name)
+        if index is None:
+            raise AttributeError(
+                f"no column {name!r} in this row; columns: {', '.join(self._keys)}"
+            )
+        return tuple.__getitem__(self, index)
+
+    def keys(self) -> list[str]:
+        return list(self._keys)
+
+    def values(self) -> list[Any]:
+        return list(self)
+
+    def items(self) -> list[tuple[str, Any]]:
+        return list(zip(self._keys, self, strict=True))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        index = self._index.get(key)
+        return default if index is None else tuple.__getitem__(self, index)
+
+    def __contains__(self, key: object) -> bool:
+        # `"col" in row` asks about columns, as for a mapping.
+        return key in self._index
+
+    def _asdict(self) -> dict[str, Any]:
+        return dict(zip(self._keys, self, strict=True))
+
+    def __iter__(self) -> Iterator[Any]:
+        return tuple.__iter__(self)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in zip(self._keys, self, strict=True))
+        return f"Row({inner})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (self._keys, tuple(self)))
+
+
+def _rebuild(keys: tuple[str, ...], values: tuple[Any, ...]) -> Row:
+    return row_class(keys)(values)
+
+
+def row_class(keys: Sequence[str]) -> type[Row]:
+    """The ``Row`` subclass for this list of column names (cached)."""
+    key = tuple(keys)
+    cls = _classes.get(key)
+    if cls is not None:
+        return cls
+    index: dict[str, int] = {}
+    namespace: dict[str, Any] = {"__slots__": (), "_keys": key, "_index": index}
+    for i, name in enumerate(key):
+        # With duplicate names (a join), the first column wins, as in SQLAlchemy's mappings.
+        index.setdefault(name, i)
+        if (
+            name.isidentifier()
+            and not name.startswith("_")
+            and name not in _RESERVED
+            and index[name] == i
+        ):
+            namespace[name] = property(itemgetter(i))
+    cls = type("Row", (Row,), namespace)
+    if len(_classes) >= _MAX_CLASSES:
+        _classes.clear()
+    _classes[key] = cls
+    return cls

@@ -1,0 +1,146 @@
+"""Database URLs: parsing, validation and password-safe rendering."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+from sqlalchemy.engine import URL as SAURL
+
+__all__ = ["SCHEMES", "DatabaseURL"]
+
+# URL scheme -> (backend name, SQLAlchemy async driver name)
+SCHEMES: Mapping[str, str] = {
+    "sqlite": "sqlite",
+    "sqlite+aiosqlite": "sqlite",
+    "postgresql": "postgresql",
+    "postgresql+asyncpg": "postgresql",
+    "postgres": "postgresql",
+    "mysql": "mysql",
+    "mysql+aiomysql": "mysql",
+}
+_SQLALCHEMY_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "mysql": "mysql+aiomysql",
+}
+_MASK = "***"
+
+
+def _supported() -> str:
+    return ", ".join(f"{s}://" for s in SCHEMES)
+
+
+class DatabaseURL:
+    """A parsed database URL.
+
+    ``str()`` and ``repr()`` never show the password; :attr:`password` gives it to code that
+    needs it. A malformed URL or an unknown scheme raises ``ValueError`` naming the supported
+    schemes.
+    """
+
+    __slots__ = ("_password", "backend", "database", "host", "options", "port", "scheme", "user")
+
+    def __init__(self, url: str | DatabaseURL) -> None:
+        if isinstance(url, DatabaseURL):
+            for name in self.__slots__:
+                setattr(self, name, getattr(url, name))
+            return
+        if not isinstance(url, str):
+            raise ValueError(
+                f"database URL must be a str, got {type(url).__name__}; "
+                f"supported schemes: {_supported()}"
+            )
+        scheme, sep, _ = url.partition("://")
+        if not sep or scheme.lower() not in SCHEMES:
+            shown = scheme if sep else "<none>"
+            raise ValueError(
+                f"unsupported or malformed database URL (scheme {shown!r}); "
+                f"supported schemes: {_supported()}"
+            )
+        self.scheme: str = scheme.lower()
+        self.backend = SCHEMES[self.scheme]
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            # urlsplit's own message can echo the netloc, password included: never chain it.
+            raise ValueError(
+                f"malformed database URL for scheme {self.scheme!r}: invalid host or port"
+            ) from None
+        self.user = unquote(parts.username) if parts.username else None
+        self._password = unquote(parts.password) if parts.password is not None else None
+        self.host = parts.hostname
+        self.port = port
+        self.options: dict[str, str] = dict(parse_qsl(parts.query, keep_blank_values=True))
+        if self.backend == "sqlite":
+            if parts.netloc:
+                raise ValueError(
+                    "malformed SQLite URL: use sqlite:///relative.db, sqlite:////absolute.db "
+                    "or sqlite:///:memory:"
+                )
+            path = parts.path[1:] if parts.path.startswith("/") else parts.path
+            self.database: str | None = path or ":memory:"
+        else:
+            if not self.host:
+                raise ValueError(f"malformed database URL: no host given for {self.scheme}://")
+            self.database = unquote(parts.path.lstrip("/")) or None
+
+    @property
+    def password(self) -> str | None:
+        return self._password
+
+    @property
+    def is_memory(self) -> bool:
+        return self.backend == "sqlite" and self.database in (":memory:", "")
+
+    def render(self, *, hide_password: bool = True) -> str:
+        """The URL as text; the password is masked unless ``hide_password=False``."""
+        auth = ""
+        if self.user is not None:
+            auth = quote(self.user, safe="")
+            if self._password is not None:
+                pw = _MASK if hide_password else quote(self._password, safe="")
+                auth += f":{pw}"
+            auth += "@"
+        host = self.host or ""
+        if ":" in host:
+            host = f"[{host}]"
+        netloc = f"{auth}{host}" + (f":{self.port}" if self.port is not None else "")
+        path = f"/{self.database}" if self.database else ""
+        query = "&".join(f"{quote(k)}={quote(v)}" for k, v in self.options.items())
+        return f"{self.scheme}://{netloc}{path}" + (f"?{query}" if query else "")
+
+    def to_sqlalchemy(self, **overrides: Any) -> SAURL:
+        """The equivalent SQLAlchemy URL with the async driver (for Alembic / engines)."""
+        fields: dict[str, Any] = {
+            "drivername": _SQLALCHEMY_DRIVERS[self.backend],
+            "username": self.user,
+            "password": self._password,
+            "host": self.host,
+            "port": self.port,
+            "database": self.database,
+            "query": {},
+        }
+        fields.update(overrides)
+        return SAURL.create(**fields)
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def __repr__(self) -> str:
+        return f"DatabaseURL({self.render()!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            try:
+                other = DatabaseURL(other)
+            except ValueError:
+                return False
+        if not isinstance(other, DatabaseURL):
+            return NotImplemented
+        return self.render(hide_password=False) == other.render(hide_password=False)
+
+    def __hash__(self) -> int:
+        return hash(self.render(hide_password=False))
