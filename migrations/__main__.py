@@ -1,0 +1,8 @@
+"""``python -m migrations``: run the command line."""
+
+import sys
+
+from migrations.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

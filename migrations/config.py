@@ -1,0 +1,216 @@
+"""Where the migration commands get their settings: the database URL, the models, the folder.
+
+Precedence, highest first: explicit arguments (command-line flags), the ``DATABASE_URL``
+environment variable (URL only), ``[tool.migrations]`` in ``pyproject.toml`` in the working
+directory, then the defaults (folder ``db_migrations``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL
+
+from migrations.errors import MigrationError
+
+__all__ = [
+    "DEFAULT_DIRECTORY",
+    "DatabaseTarget",
+    "ModelsTarget",
+    "Settings",
+    "load_settings",
+    "resolve_metadata",
+    "safe_url",
+    "sqlalchemy_url",
+]
+
+#: ``init``'s default folder. Not ``migrations``: a folder of that name in the working directory
+#: can shadow this package on ``sys.path`` (editable installs especially).
+DEFAULT_DIRECTORY = "db_migrations"
+
+_ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg", "mysql": "aiomysql"}
+_SETTING_KEYS = ("url", "models", "dir", "exclude_tables")
+
+
+class _SupportsToSQLAlchemy(Protocol):
+    def to_sqlalchemy(self) -> URL: ...
+
+
+class _HasDatabaseURL(Protocol):
+    @property
+    def url(self) -> _SupportsToSQLAlchemy: ...
+
+
+#: What the API accepts as "the database": an asyncdb URL string, an ``asyncdb.DatabaseURL``,
+#: an ``asyncdb.Database`` (its ``url`` is used; migrations run on their own connection), or a
+#: SQLAlchemy ``URL``.
+DatabaseTarget = str | URL | _SupportsToSQLAlchemy | _HasDatabaseURL
+
+#: What the API accepts as "the models": an ``orm.ModelRegistry`` (anything with a ``metadata``
+#: attribute holding a ``sqlalchemy.MetaData``), a ``MetaData``, or a ``"module:attribute"`` path
+#: naming one of those.
+ModelsTarget = str | sa.MetaData | Any
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings one command runs with (unset values are ``None``)."""
+
+    url: str | None = None
+    models: str | None = None
+    directory: Path = Path(DEFAULT_DIRECTORY)
+    exclude_tables: tuple[str, ...] = field(default=())
+
+
+def _read_pyproject(cwd: Path) -> Mapping[str, Any]:
+    path = cwd / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as file:
+            data = tomllib.load(file)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise MigrationError(f"cannot read {path}: {exc}") from exc
+    section = data.get("tool", {}).get("migrations", {})
+    if not isinstance(section, dict):
+        raise MigrationError(f"{path}: [tool.migrations] must be a table")
+    unknown = sorted(set(section) - set(_SETTING_KEYS))
+    if unknown:
+        raise MigrationError(
+            f"{path}: unknown key(s) {', '.join(unknown)} in [tool.migrations]; "
+            f"supported: {', '.join(_SETTING_KEYS)}"
+        )
+    for key in ("url", "models", "dir"):
+        if key in section and not isinstance(section[key], str):
+            raise MigrationError(f"{path}: [tool.migrations] {key} must be a string")
+    excludes = section.get("exclude_tables", [])
+    if not isinstance(excludes, list) or not all(isinstance(e, str) for e in excludes):
+        raise MigrationError(f"{path}: [tool.migrations] exclude_tables must be a list of strings")
+    return section
+
+
+def load_settings(
+    *,
+    url: str | None = None,
+    models: str | None = None,
+    directory: str | None = None,
+    cwd: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Merge explicit values, ``$DATABASE_URL`` and ``[tool.migrations]`` into :class:`Settings`.
+
+    Raise :class:`MigrationError` when ``pyproject.toml`` cannot be read or has unknown keys.
+    A relative ``dir`` from ``pyproject.toml`` is relative to the working directory.
+    """
+    cwd = cwd or Path.cwd()
+    environ = os.environ if environ is None else environ
+    section = _read_pyproject(cwd)
+    return Settings(
+        url=url or environ.get("DATABASE_URL") or section.get("url"),
+        models=models or section.get("models"),
+        directory=cwd / (directory or section.get("dir") or DEFAULT_DIRECTORY),
+        exclude_tables=tuple(section.get("exclude_tables", ())),
+    )
+
+
+def sqlalchemy_url(database: DatabaseTarget) -> URL:
+    """Return the SQLAlchemy async-driver URL for ``database``.
+
+    Accept the asyncdb schemes (``sqlite://``, ``sqlite+aiosqlite://``, ``postgresql://``,
+    ``postgresql+asyncpg://``, ``mysql://``, ``mysql+aiomysql://``). Raise
+    :class:`MigrationError` for another scheme, a malformed URL, or an in-memory SQLite database
+    (a migration run on its own connection would vanish with it).
+    """
+    if isinstance(database, str):
+        url = _parse(database)
+    elif isinstance(database, URL):
+        url = database
+    elif hasattr(database, "to_sqlalchemy"):
+        url = database.to_sqlalchemy()
+    else:
+        url = database.url.to_sqlalchemy()
+    backend, _, given_driver = url.drivername.partition("+")
+    driver = _ASYNC_DRIVERS.get(backend)
+    if driver is None or given_driver not in ("", driver):
+        supported = ", ".join(f"{name}://, {name}+{drv}://" for name, drv in _ASYNC_DRIVERS.items())
+        raise MigrationError(
+            f"unsupported database URL scheme {url.drivername!r}; supported: {supported}"
+        )
+    url = url.set(drivername=f"{backend}+{driver}")
+    if backend == "sqlite" and url.database in (None, "", ":memory:"):
+        raise MigrationError(
+            "cannot migrate an in-memory SQLite database: migrations run on their own "
+            "connection; use a file URL such as sqlite:///app.db (or create_all() in tests)"
+        )
+    return url
+
+
+def _parse(text: str) -> URL:
+    try:
+        return sa.make_url(text)
+    except Exception as exc:  # SQLAlchemy raises ArgumentError, ValueError, ...
+        raise MigrationError(f"invalid database URL: {exc}") from None
+
+
+def safe_url(url: URL) -> str:
+    """Render ``url`` for a message: the password is always replaced by ``***``."""
+    return url.render_as_string(hide_password=True)
+
+
+def resolve_metadata(models: ModelsTarget | None) -> sa.MetaData | None:
+    """Return the ``MetaData`` behind ``models`` (``None`` stays ``None``).
+
+    ``models`` is a ``MetaData``, an object whose ``metadata`` attribute is one (an
+    ``orm.ModelRegistry``), or a ``"package.module:attribute"`` path to either. A path is
+    imported with the working directory on ``sys.path``. Raise :class:`MigrationError` with one
+    line when the path is malformed, its module fails to import, or the object is neither.
+    """
+    if models is None:
+        return None
+    described = repr(models)
+    if isinstance(models, str):
+        described = models
+        models = _import_target(models)
+    if isinstance(models, sa.MetaData):
+        return models
+    metadata = getattr(models, "metadata", None)
+    if isinstance(metadata, sa.MetaData):
+        return metadata
+    raise MigrationError(
+        f"models {described} is neither an orm.ModelRegistry nor a sqlalchemy.MetaData "
+        f"(got {type(models).__name__})"
+    )
+
+
+def _import_target(path: str) -> object:
+    module_name, _, attribute = path.partition(":")
+    if not module_name or not attribute:
+        raise MigrationError(
+            f"--models {path!r} must name a module attribute as 'package.module:attribute'"
+        )
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        # The console script does not put the working directory on sys.path, python -m does.
+        sys.path.insert(0, cwd)
+    try:
+        target: object = importlib.import_module(module_name)
+    except Exception as exc:  # the user's module may fail in any way while importing
+        raise MigrationError(
+            f"cannot import {module_name!r} (from --models {path!r}): {type(exc).__name__}: {exc}"
+        ) from None
+    for name in attribute.split("."):
+        try:
+            target = getattr(target, name)
+        except AttributeError:
+            raise MigrationError(
+                f"--models {path!r}: {module_name!r} has no attribute {attribute!r}"
+            ) from None
+    return target

@@ -1,0 +1,120 @@
+"""What a migrations folder's ``env.py`` runs: Alembic's context, configured the way we want.
+
+The API (and so the command line) puts an :class:`EnvironmentState` into
+``config.attributes[STATE_KEY]`` before it calls an ``alembic.command``; ``env.py`` calls
+:func:`run_environment`, which reads it. Online, the state carries a synchronous
+``Connection`` obtained through ``AsyncConnection.run_sync`` — ``env.py`` never starts an event
+loop of its own, so everything works inside a running one.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from alembic import context
+from alembic.autogenerate.api import AutogenContext
+from alembic.runtime.migration import MigrationContext, MigrationInfo
+from alembic.util import CommandError
+from sqlalchemy.engine import URL, Connection
+
+__all__ = ["STATE_KEY", "AppliedRevision", "EnvironmentState", "render_item", "run_environment"]
+
+log = logging.getLogger("migrations")
+
+#: The key of :class:`EnvironmentState` in ``alembic.config.Config.attributes``.
+STATE_KEY = "migrations.state"
+
+
+@dataclass(frozen=True)
+class AppliedRevision:
+    """One revision step that ``migrate`` or ``downgrade`` completed."""
+
+    revision: str
+    message: str
+    upgrade: bool
+
+
+@dataclass
+class EnvironmentState:
+    """Everything ``env.py`` needs for one command, and what it reports back."""
+
+    url: URL | None
+    metadata: sa.MetaData | None = None
+    connection: Connection | None = None
+    exclude_tables: tuple[str, ...] = ()
+    applied: list[AppliedRevision] = field(default_factory=list)
+
+    def record(self, *, ctx: MigrationContext, step: MigrationInfo, **_: Any) -> None:
+        """``on_version_apply`` hook: remember each completed step."""
+        revision = step.up_revision
+        if revision is not None and not step.is_stamp:
+            message = str(getattr(revision, "doc", ""))  # a Script; typed as its base Revision
+            self.applied.append(AppliedRevision(revision.revision, message, step.is_upgrade))
+            verb = "Applied" if step.is_upgrade else "Reverted"
+            log.info("%s %s %s", verb, revision.revision, message)
+
+
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
+    """Add the import for a type that lives outside SQLAlchemy (an orm field type).
+
+    Alembic renders such a type as ``its.module.TypeName(...)`` but does not import the module;
+    this hook adds ``import its.module`` to the revision. Rendering itself stays Alembic's.
+    """
+    if type_ == "type" and isinstance(obj, sa.types.TypeEngine):
+        module = type(obj).__module__
+        if not module.startswith("sqlalchemy") and autogen_context.imports is not None:
+            autogen_context.imports.add(f"import {module}")
+    return False
+
+
+def _excluder(patterns: tuple[str, ...]) -> Callable[..., bool]:
+    def include_object(
+        obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+    ) -> bool:
+        if type_ == "table" and name is not None:
+            return not any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+        return True
+
+    return include_object
+
+
+def run_environment(**overrides: Any) -> None:
+    """Configure Alembic's context and run the migrations (call from ``env.py``).
+
+    Defaults: the models' metadata as the autogenerate target, ``compare_type``,
+    ``compare_server_default``, ``render_as_batch`` on SQLite, one transaction per revision
+    (real rollback of a failing revision where DDL is transactional: PostgreSQL), tables matching
+    ``exclude_tables`` ignored, orm types imported in revisions. ``overrides`` are passed on to
+    ``context.configure`` and win over the defaults.
+    """
+    state = context.config.attributes.get(STATE_KEY)
+    if not isinstance(state, EnvironmentState) or state.url is None:
+        raise CommandError(
+            "this env.py is run by the migrations package: use `python -m migrations ...`"
+        )
+    options: dict[str, Any] = {
+        "target_metadata": state.metadata,
+        "compare_type": True,
+        "compare_server_default": True,
+        "render_as_batch": state.url.get_backend_name() == "sqlite",
+        "render_item": render_item,
+        "include_object": _excluder(state.exclude_tables),
+        "transaction_per_migration": True,
+        "on_version_apply": state.record,
+    }
+    options.update(overrides)
+    if context.is_offline_mode():
+        context.configure(
+            url=state.url, literal_binds=True, dialect_opts={"paramstyle": "named"}, **options
+        )
+    else:
+        if state.connection is None:
+            raise CommandError("no database connection was given to env.py")
+        context.configure(connection=state.connection, **options)
+    with context.begin_transaction():
+        context.run_migrations()

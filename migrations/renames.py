@@ -1,0 +1,185 @@
+"""Column renames, which Alembic's autogenerate sees as a dropped and an added column.
+
+:func:`apply_renames` rewrites such a pair into one ``alter_column(..., new_column_name=...)``
+(batch mode on SQLite) so the data is kept, when the user confirmed the rename (``--rename
+table.old:new``, or "yes" to the question asked on a terminal). Every drop that is left is
+reported by :func:`data_loss_warnings` so nothing disappears without the user being told.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from alembic.operations import ops
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Column
+
+from migrations.errors import MigrationError
+
+__all__ = ["AskRename", "Rename", "apply_renames", "data_loss_warnings"]
+
+
+@dataclass(frozen=True)
+class Rename:
+    """Column ``old`` of ``table`` is now called ``new``."""
+
+    table: str
+    old: str
+    new: str
+
+    @classmethod
+    def parse(cls, spec: str) -> Rename:
+        """Parse ``"table.old:new"``; raise :class:`MigrationError` when malformed."""
+        target, _, new = spec.partition(":")
+        table, _, old = target.rpartition(".")
+        if not (table and old and new) or "." in new:
+            raise MigrationError(f"--rename {spec!r} must look like 'table.old_column:new_column'")
+        return cls(table, old, new)
+
+    def __str__(self) -> str:
+        return f"{self.table}.{self.old}:{self.new}"
+
+
+#: Asked for each plausible rename; returns True when the user confirms it.
+AskRename = Callable[[Rename], bool]
+
+
+def _compatible(old: Column[Any], new: Column[Any]) -> bool:
+    old_affinity = old.type._type_affinity
+    new_affinity = new.type._type_affinity
+    if old_affinity is None or new_affinity is None:
+        return False
+    return issubclass(old_affinity, new_affinity) or issubclass(new_affinity, old_affinity)
+
+
+def _rename_ops(
+    table: ops.ModifyTableOps, old: Column[Any], new: Column[Any], context: MigrationContext
+) -> tuple[ops.AlterColumnOp, ops.AlterColumnOp]:
+    """The upgrade and downgrade ``alter_column`` operations of one rename."""
+    type_changed = bool(context.impl.compare_type(old, new))
+    nullable_changed = old.nullable != new.nullable
+    common = {"schema": table.schema}
+    upgrade = ops.AlterColumnOp(
+        table.table_name,
+        old.name,
+        modify_name=new.name,
+        existing_type=old.type,
+        existing_nullable=old.nullable,
+        existing_server_default=old.server_default or False,
+        modify_type=new.type if type_changed else None,
+        modify_nullable=new.nullable if nullable_changed else None,
+        **common,
+    )
+    downgrade = ops.AlterColumnOp(
+        table.table_name,
+        new.name,
+        modify_name=old.name,
+        existing_type=new.type,
+        existing_nullable=new.nullable,
+        existing_server_default=new.server_default or False,
+        modify_type=old.type if type_changed else None,
+        modify_nullable=old.nullable if nullable_changed else None,
+        **common,
+    )
+    return upgrade, downgrade
+
+
+def _replace(
+    table: ops.ModifyTableOps,
+    first: ops.MigrateOperation,
+    second: ops.MigrateOperation,
+    by: ops.MigrateOperation,
+) -> None:
+    index = min(table.ops.index(first), table.ops.index(second))
+    table.ops.remove(first)
+    table.ops.remove(second)
+    table.ops.insert(index, by)
+
+
+def _column_ops(
+    table: ops.ModifyTableOps,
+) -> tuple[dict[str, ops.DropColumnOp], dict[str, ops.AddColumnOp]]:
+    drops = {op.column_name: op for op in table.ops if isinstance(op, ops.DropColumnOp)}
+    adds = {op.column.name: op for op in table.ops if isinstance(op, ops.AddColumnOp)}
+    return drops, adds
+
+
+def _table_ops(container: ops.OpContainer) -> dict[tuple[str | None, str], ops.ModifyTableOps]:
+    return {
+        (op.schema, op.table_name): op for op in container.ops if isinstance(op, ops.ModifyTableOps)
+    }
+
+
+def apply_renames(
+    script: ops.MigrationScript,
+    context: MigrationContext,
+    renames: Sequence[Rename] = (),
+    ask: AskRename | None = None,
+) -> None:
+    """Turn confirmed drop-and-add pairs of ``script`` into column renames, in place.
+
+    ``renames`` are confirmed up front; raise :class:`MigrationError` when one of them does not
+    match a dropped column and an added column of its table. Other pairs of a dropped and an
+    added column of compatible types in one table are put to ``ask`` (when given).
+    """
+    pending = {(r.table, r.old): r for r in renames}
+    assert script.upgrade_ops is not None and script.downgrade_ops is not None
+    downgrades = _table_ops(script.downgrade_ops)
+    for (schema, name), table in _table_ops(script.upgrade_ops).items():
+        drops, adds = _column_ops(table)
+        confirmed = [pending.pop((name, old)) for old in list(drops) if (name, old) in pending]
+        for rename in confirmed:
+            if rename.new not in adds:
+                raise MigrationError(
+                    f"--rename {rename}: table {name!r} gains no column {rename.new!r}"
+                )
+        if ask is not None:
+            taken = {r.old for r in confirmed} | {r.new for r in confirmed}
+            for old, drop in drops.items():
+                if old in taken:
+                    continue
+                for new, add in adds.items():
+                    if new in taken or not _compatible(drop.to_column(), add.column):
+                        continue
+                    candidate = Rename(name, old, new)
+                    if ask(candidate):
+                        confirmed.append(candidate)
+                        taken |= {old, new}
+                        break
+        for rename in confirmed:
+            old_column, new_column = drops[rename.old].to_column(), adds[rename.new].column
+            upgrade, downgrade = _rename_ops(table, old_column, new_column, context)
+            _replace(table, drops[rename.old], adds[rename.new], upgrade)
+            reverse = downgrades.get((schema, name))
+            if reverse is not None:
+                back_drops, back_adds = _column_ops(reverse)
+                _replace(reverse, back_adds[rename.old], back_drops[rename.new], downgrade)
+    for rename in pending.values():
+        raise MigrationError(
+            f"--rename {rename}: table {rename.table!r} loses no column {rename.old!r}"
+        )
+
+
+def data_loss_warnings(script: ops.MigrationScript) -> list[str]:
+    """One warning per table or column that the upgrade of ``script`` drops."""
+    warnings = []
+    assert script.upgrade_ops is not None
+    for op in script.upgrade_ops.ops:
+        if isinstance(op, ops.DropTableOp):
+            warnings.append(f"table {op.table_name} is dropped: its data will be lost")
+        elif isinstance(op, ops.ModifyTableOps):
+            drops, adds = _column_ops(op)
+            for old, drop in drops.items():
+                hint = ""
+                candidates = [n for n, a in adds.items() if _compatible(drop.to_column(), a.column)]
+                if candidates:
+                    hint = (
+                        f" (if it was renamed, run again with --rename "
+                        f"{op.table_name}.{old}:{candidates[0]})"
+                    )
+                warnings.append(
+                    f"column {op.table_name}.{old} is dropped: its data will be lost{hint}"
+                )
+    return warnings

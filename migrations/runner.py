@@ -1,0 +1,169 @@
+"""How one migration command runs Alembic: its ``Config``, a connection, and error translation.
+
+Online commands open an async SQLAlchemy engine (``NullPool``: nothing outlives the command),
+take one connection and run the Alembic command inside ``AsyncConnection.run_sync``, so they
+work inside a running event loop. Every failure leaves as a one-line :class:`MigrationError`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+import sqlalchemy as sa
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from migrations.config import safe_url
+from migrations.environment import STATE_KEY, EnvironmentState
+from migrations.errors import MigrationError
+
+__all__ = ["alembic_config", "describe", "run_offline", "run_online", "script_directory"]
+
+T = TypeVar("T")
+
+# Revision files sort by creation time: 2026_11_21_141259-3f2a1b9c8d7e_add_books.py
+_FILE_TEMPLATE = (
+    "%%(year)d_%%(month).2d_%%(day).2d_%%(hour).2d%%(minute).2d%%(second).2d-%%(rev)s_%%(slug)s"
+)
+
+
+def alembic_config(
+    directory: Path, state: EnvironmentState, *, output_buffer: io.StringIO | None = None
+) -> Config:
+    """An Alembic ``Config`` for the migrations folder ``directory`` (no ``alembic.ini``).
+
+    Raise :class:`MigrationError` when ``directory`` holds no ``env.py`` (``init`` not run).
+    """
+    if not (directory / "env.py").is_file():
+        raise MigrationError(
+            f"no migrations folder at {directory} (no env.py): run `init` first, or pass --dir"
+        )
+    config = Config(
+        output_buffer=output_buffer,
+        stdout=io.StringIO(),  # Alembic's chatter; we report results ourselves
+        cmd_opts=argparse.Namespace(quiet=True),
+    )
+    config.set_main_option("script_location", str(directory).replace("%", "%%"))
+    config.set_main_option("file_template", _FILE_TEMPLATE)
+    config.attributes[STATE_KEY] = state
+    return config
+
+
+def script_directory(config: Config) -> ScriptDirectory:
+    """The folder's revisions; raise :class:`MigrationError` when they cannot be read."""
+    with translate_errors():
+        return ScriptDirectory.from_config(config)
+
+
+def describe(exc: BaseException) -> str:
+    """One line saying what ``exc`` is about (a driver error's own message where there is one)."""
+    if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None:
+        # SQLAlchemy's asyncpg adapter renders "<class 'asyncpg.exceptions.X'>: message".
+        text = re.sub(r"^<class '(?:\w+\.)*(\w+)'>:", r"\1:", str(exc.orig))
+        text = text or type(exc.orig).__name__
+    elif isinstance(exc, CommandError):
+        text = str(exc)
+    else:
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return " ".join(text.split())
+
+
+class _StepTracker(logging.Handler):
+    """Remembers the revision step Alembic announced last ("upgrade a -> b, add books")."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.step: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg == "Running %s" and isinstance(record.args, tuple) and record.args:
+            self.step = str(record.args[0])
+
+
+@contextmanager
+def _tracking_steps() -> Iterator[_StepTracker]:
+    logger = logging.getLogger("alembic.runtime.migration")
+    tracker = _StepTracker()
+    level = logger.level
+    logger.addHandler(tracker)
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    try:
+        yield tracker
+    finally:
+        logger.removeHandler(tracker)
+        logger.setLevel(level)
+
+
+@contextmanager
+def translate_errors(tracker: _StepTracker | None = None, backend: str = "") -> Iterator[None]:
+    """Turn Alembic's and the database's exceptions into one-line :class:`MigrationError`."""
+    try:
+        yield
+    except MigrationError:
+        raise
+    except CommandError as exc:
+        raise MigrationError(describe(exc)) from exc
+    except sa.exc.DBAPIError as exc:
+        message = describe(exc)
+        if exc.statement:
+            message += f" [while running: {' '.join(exc.statement.split())[:300]}]"
+        if tracker is not None and tracker.step is not None:
+            message = f"revision step '{tracker.step}' failed: {message}"
+            if backend == "mysql":
+                message += (
+                    " (MySQL commits each DDL statement at once: the statements of this"
+                    " revision before the failing one stay applied)"
+                )
+        raise MigrationError(message) from exc
+    except sa.exc.SQLAlchemyError as exc:
+        raise MigrationError(describe(exc)) from exc
+
+
+def run_offline(work: Callable[[], T]) -> T:
+    """Run ``work`` (an Alembic command in ``--sql`` mode), translating its errors."""
+    with translate_errors():
+        return work()
+
+
+async def run_online(state: EnvironmentState, work: Callable[[], T]) -> T:
+    """Connect to ``state.url``, run ``work`` with ``state.connection`` set, and commit.
+
+    ``work`` runs inside ``AsyncConnection.run_sync`` (a synchronous Alembic command). A failure
+    while revisions run names the revision step that was running.
+    """
+    assert state.url is not None, "an online command needs a database URL"
+    url = state.url
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        try:
+            connection = await engine.connect()
+        except Exception as exc:  # refused, unknown host, bad credentials, missing database...
+            raise MigrationError(f"cannot connect to {safe_url(url)}: {describe(exc)}") from None
+        try:
+
+            def run(sync_connection: sa.Connection) -> T:
+                state.connection = sync_connection
+                try:
+                    return work()
+                finally:
+                    state.connection = None
+
+            with _tracking_steps() as tracker, translate_errors(tracker, url.get_backend_name()):
+                result = await connection.run_sync(run)
+                await connection.commit()
+            return result
+        finally:
+            await connection.close()
+    finally:
+        await engine.dispose()
