@@ -1,0 +1,89 @@
+"""orm: a small Django-like ORM on asyncdb, with no implicit I/O.
+
+```python
+import orm
+models = orm.ModelRegistry(database=db)
+
+class Book(orm.Model):
+    registry = models
+    title = orm.String(max_length=200)
+
+await models.create_all()
+book = await Book.objects.create(title="Dune")
+books = await Book.objects.filter(title__icontains="dune").order_by("-id")
+```
+"""
+
+from __future__ import annotations
+
+from orm.exceptions import (
+    FieldError,
+    FieldNotLoaded,
+    MultipleMatches,
+    NoMatch,
+    ORMError,
+    RelationNotLoaded,
+    ValidationError,
+)
+from orm.expressions import Avg, Count, F, Max, Min, OrderBy, Q, Sum, Value
+from orm.fields import (
+    JSON,
+    UUID,
+    BigInteger,
+    Binary,
+    Boolean,
+    Date,
+    DateTime,
+    Decimal,
+    Enum,
+    Field,
+    Float,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    Time,
+)
+from orm.manager import Manager
+from orm.models import Model
+from orm.queryset import QuerySet
+from orm.registry import ModelRegistry
+
+__all__ = [
+    "JSON",
+    "UUID",
+    "Avg",
+    "BigInteger",
+    "Binary",
+    "Boolean",
+    "Count",
+    "Date",
+    "DateTime",
+    "Decimal",
+    "Enum",
+    "F",
+    "Field",
+    "FieldError",
+    "FieldNotLoaded",
+    "Float",
+    "Integer",
+    "Manager",
+    "Max",
+    "Min",
+    "Model",
+    "ModelRegistry",
+    "MultipleMatches",
+    "NoMatch",
+    "ORMError",
+    "OrderBy",
+    "Q",
+    "QuerySet",
+    "RelationNotLoaded",
+    "SmallInteger",
+    "String",
+    "Sum",
+    "Text",
+    "Time",
+    "ValidationError",
+    "Value",
+]

@@ -1,0 +1,26 @@
+"""``Model.objects``: a descriptor giving a fresh, typed ``QuerySet`` for the model class."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from orm.models import Model
+    from orm.queryset import QuerySet
+
+__all__ = ["Manager"]
+
+M = TypeVar("M", bound="Model")
+
+
+class Manager:
+    """``Book.objects`` is a ``QuerySet[Book]`` over all rows; it is only reachable on classes."""
+
+    def __get__(self, instance: Any, owner: type[M]) -> QuerySet[M]:
+        if instance is not None:
+            raise AttributeError(
+                f"objects is reachable only from the class: use {owner.__name__}.objects"
+            )
+        from orm.queryset import QuerySet
+
+        return QuerySet(owner)

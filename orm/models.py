@@ -1,0 +1,232 @@
+"""``Model``: the base class of user models, and the metaclass that turns fields into a table."""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import TYPE_CHECKING, Any, ClassVar, Self, dataclass_transform
+
+import sqlalchemy as sa
+
+from orm import persistence
+from orm.exceptions import FieldError, ORMError
+from orm.fields import Field, Integer
+from orm.manager import Manager
+from orm.options import Options
+from orm.registry import ModelRegistry
+
+if TYPE_CHECKING:
+    from asyncdb import Database
+
+__all__ = ["Model", "ModelMeta"]
+
+# Attributes of Model that a field must not shadow (filled in after Model is defined).
+RESERVED_NAMES: set[str] = set()
+
+
+def _default_tablename(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def _model_error(name: str, problem: str) -> ORMError:
+    return ORMError(f"model {name}: {problem}")
+
+
+@dataclass_transform(kw_only_default=True)
+class ModelMeta(type):
+    """Collects the fields of a model class, builds its table and registers it.
+
+    The ``dataclass_transform`` lets type checkers check ``Book(title=...)`` against fields
+    declared with an annotation (``title: orm.Field[str] = orm.String(max_length=200)``).
+    """
+
+    def __new__(
+        mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any
+    ) -> ModelMeta:
+        cls = super().__new__(mcs, name, bases, namespace, **kwargs)
+        if not any(isinstance(base, ModelMeta) for base in bases):
+            return cls  # Model itself
+        fields = _collect_fields(cls, name, bases, namespace)
+        if namespace.get("abstract", False):
+            cls._abstract_fields = fields  # type: ignore[attr-defined]
+            return cls
+        cls.abstract = False  # type: ignore[attr-defined]
+        registry = getattr(cls, "registry", None)
+        if not isinstance(registry, ModelRegistry):
+            raise _model_error(
+                name, "set `registry = <an orm.ModelRegistry>` in the class body (or a base)"
+            )
+        _add_primary_key(cls, name, fields)
+        tablename = namespace.get("tablename") or _default_tablename(name)
+        if not isinstance(tablename, str):
+            raise _model_error(name, "tablename must be a str")
+        cls.tablename = tablename  # type: ignore[attr-defined]
+        for field in fields.values():
+            field.model = cls  # type: ignore[assignment]
+        meta = Options(cls, registry, tablename, fields)  # type: ignore[arg-type]
+        cls._meta = meta  # type: ignore[attr-defined]
+        if tablename in registry.metadata.tables:
+            raise _model_error(name, f"table {tablename!r} is already used by another model")
+        meta.table = registry.table_for(cls, [f.build_column() for f in meta.concrete_fields])  # type: ignore[arg-type]
+        cls.table = meta.table  # type: ignore[attr-defined]
+        registry.register(cls)  # type: ignore[arg-type]
+        for field in list(fields.values()):
+            contribute = getattr(field, "contribute_to_class", None)
+            if contribute is not None:
+                contribute(cls)
+        return cls
+
+
+def _collect_fields(
+    cls: type, name: str, bases: tuple[type, ...], namespace: dict[str, Any]
+) -> dict[str, Field[Any]]:
+    fields: dict[str, Field[Any]] = {}
+    for base in reversed(cls.__mro__[1:]):
+        for field_name, field in getattr(base, "__dict__", {}).get("_abstract_fields", {}).items():
+            clone = copy.copy(field)
+            clone.__set_name__(cls, field_name)
+            setattr(cls, field_name, clone)
+            fields[field_name] = clone
+    for field_name, value in namespace.items():
+        if isinstance(value, Field):
+            fields[field_name] = value
+    problems = []
+    for field_name, field in fields.items():
+        if field_name in RESERVED_NAMES:
+            problems.append(f"field name {field_name!r} is reserved (it is a Model attribute)")
+        elif field_name.startswith("_") or "__" in field_name:
+            problems.append(
+                f"field name {field_name!r} must not start with '_' or contain '__' "
+                "(double underscores separate lookups)"
+            )
+        problems += [f"field {field_name!r}: {problem}" for problem in field.check()]
+    primary = [n for n, f in fields.items() if f.primary_key]
+    if len(primary) > 1:
+        problems.append(f"more than one primary key ({', '.join(primary)}); declare exactly one")
+    for field_name, field in fields.items():
+        if field.primary_key and field.null:
+            problems.append(f"primary key {field_name!r} cannot be null=True")
+    if problems:
+        raise _model_error(name, "; ".join(problems))
+    return fields
+
+
+def _add_primary_key(cls: type, name: str, fields: dict[str, Field[Any]]) -> None:
+    if any(f.primary_key for f in fields.values()):
+        return
+    if "id" in fields:
+        raise _model_error(
+            name, "field 'id' is not a primary key; 'id' is reserved for the automatic key"
+        )
+    pk: Field[Any] = Integer(primary_key=True)
+    pk.__set_name__(cls, "id")
+    setattr(cls, "id", pk)  # noqa: B010 - the auto key is set like a declared field
+    fields["id"] = pk
+    fields_in_order = {"id": pk, **{k: v for k, v in fields.items() if k != "id"}}
+    fields.clear()
+    fields.update(fields_in_order)
+
+
+class Model(metaclass=ModelMeta):
+    """Base class of models. Subclasses declare fields as class attributes.
+
+    Instances are plain objects whose field values live in ``__dict__``; reading a field costs
+    what reading any attribute costs.
+    """
+
+    registry: ClassVar[ModelRegistry]
+    tablename: ClassVar[str]
+    abstract: ClassVar[bool] = False
+    table: ClassVar[sa.Table]
+    _meta: ClassVar[Options]
+    objects: ClassVar[Manager] = Manager()
+
+    if TYPE_CHECKING:
+        # The automatic primary key; a model that declares its own `id` field overrides it.
+        @property
+        def id(self) -> Any: ...
+        @id.setter
+        def id(self, value: Any) -> None: ...
+
+    def __init__(self, **values: Any) -> None:
+        meta = self._meta
+        state = self.__dict__
+        for field in meta.concrete_fields:
+            if field.name in values:
+                setter = getattr(field, "set_initial", None)
+                if setter is not None:
+                    setter(self, values.pop(field.name))
+                else:
+                    state[field.attname] = values.pop(field.name)
+            elif field.attname in values:
+                state[field.attname] = values.pop(field.attname)
+            else:
+                state[field.attname] = field.get_default()
+        if values:
+            unknown = ", ".join(sorted(values))
+            raise FieldError(
+                f"{meta.name}() got unknown field(s) {unknown}. "
+                f"Valid names: {', '.join(meta.valid_names())}."
+            )
+
+    # -- identity ------------------------------------------------------------------------------
+
+    @property
+    def pk(self) -> Any:
+        """The primary key value (``None`` before the first save of an auto key)."""
+        return self.__dict__.get(self._meta.pk.attname)
+
+    @pk.setter
+    def pk(self, value: Any) -> None:
+        self.__dict__[self._meta.pk.attname] = value
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Model) or type(other)._meta is not self._meta:
+            return NotImplemented
+        pk = self.pk
+        if pk is None:
+            return self is other
+        return bool(pk == other.pk)
+
+    def __hash__(self) -> int:
+        pk = self.pk
+        if pk is None:
+            raise TypeError(f"unsaved {self._meta.name} instances (pk=None) are unhashable")
+        return hash((self._meta.tablename, pk))
+
+    def __repr__(self) -> str:
+        return f"<{self._meta.name}: {self._meta.pk.name}={self.pk!r}>"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The loaded field values by attribute name (``author_id`` for a foreign key)."""
+        state = self.__dict__
+        return {name: state[name] for name in self._meta.attnames if name in state}
+
+    # -- persistence ---------------------------------------------------------------------------
+
+    async def save(self, *, update_fields: list[str] | None = None) -> None:
+        """Validate and write the instance: INSERT when new, else UPDATE of its loaded fields.
+
+        With an auto key, "new" means ``pk is None``. With a key set, an UPDATE that matches no
+        row is followed by an INSERT. ``update_fields`` limits an UPDATE to those fields.
+        """
+        await persistence.save(self, update_fields=update_fields)
+
+    async def delete(self) -> None:
+        """Delete the row; the instance keeps its values but its auto key becomes ``None``."""
+        await persistence.delete(self)
+
+    async def load(self) -> Self:
+        """Reload every field from the database (in place); NoMatch if the row is gone."""
+        await persistence.reload(self)
+        return self
+
+    @classmethod
+    def database(cls) -> Database:
+        """The ``Database`` this model's registry queries."""
+        return cls._meta.registry.get_database()
+
+
+RESERVED_NAMES.update(name for name in dir(Model) if not name.startswith("__"))
+RESERVED_NAMES.update({"pk", "objects", "registry", "tablename", "table", "abstract"})
+RESERVED_NAMES.discard("id")

@@ -1,0 +1,351 @@
+"""Turns a ``QueryState`` into one SQLAlchemy statement plus the plan to read its rows."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from orm.exceptions import FieldError
+from orm.expressions import Aggregate, Expression, OrderBy, Q
+from orm.hydration import Hydrator, RelatedPlan, plan_related
+from orm.lookups import build_lookup, check_value
+from orm.query.resolver import Resolver
+
+if TYPE_CHECKING:
+    from orm.fields import Field
+    from orm.query.state import QueryState
+
+__all__ = [
+    "Compiled",
+    "compile_aggregate",
+    "compile_count",
+    "compile_delete",
+    "compile_exists",
+    "compile_select",
+    "compile_update",
+    "compile_where",
+]
+
+
+class Compiled:
+    """A compiled select: the statement and how to turn its rows into results."""
+
+    __slots__ = ("hydrator", "statement")
+
+    def __init__(self, statement: sa.Select[Any], hydrator: Hydrator) -> None:
+        self.statement = statement
+        self.hydrator = hydrator
+
+
+# -- conditions --------------------------------------------------------------------------------
+
+
+def _leaf(resolver: Resolver, key: str, value: Any, negated: bool) -> ColumnElement[bool]:
+    column, target, lookup = resolver.walk(key, allow_lookup=True)
+    if isinstance(value, Expression):
+        if lookup in ("isnull", "in", "range"):
+            raise FieldError(f"{key!r}: {lookup} does not take an expression")
+        return build_lookup(lookup, column, value.resolve(resolver))
+    field: Field[Any] | None = target if not isinstance(target, Expression) else None
+    if hasattr(value, "_subquery_for_in") and lookup == "in":
+        return column.in_(value._subquery_for_in())
+    if field is not None:
+        label = f"{field.model.__name__}.{field.name}"
+        convert = field.validate_lookup
+        if field.is_relation:
+            convert = field.lookup_value  # type: ignore[attr-defined]
+    else:
+        label, convert = key, _identity
+    value = check_value(lookup, value, convert, label)
+    condition = build_lookup(lookup, column, value)
+    if negated and lookup != "isnull" and (field is None or field.null or resolver.joins):
+        # SQL's NOT (x = 1) is NULL (so false) for a NULL x; `exclude()` must keep that row.
+        condition = sa.and_(condition, column.is_not(None))
+    return condition
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def compile_q(resolver: Resolver, q: Q, negated: bool = False) -> ColumnElement[bool]:
+    """Compile a ``Q`` tree; a negated branch that needs JOINs becomes ``pk NOT IN (...)``."""
+    if q.negated:
+        inner = Resolver(resolver.model, resolver.annotations)
+        condition = _compile_children(inner, q, True)
+        if not inner.joins:
+            return sa.not_(_compile_children(resolver, q, True))
+        pk = resolver.model._meta.pk.attname
+        subquery = sa.select(inner.root.c[pk]).select_from(inner.from_clause()).where(condition)
+        if resolver.root is not resolver.model.table:  # pragma: no cover - defensive
+            raise FieldError("negated relation lookups are only supported on the root model")
+        return sa.not_(resolver.root.c[pk].in_(subquery))
+    return _compile_children(resolver, q, negated)
+
+
+def _compile_children(resolver: Resolver, q: Q, negated: bool) -> ColumnElement[bool]:
+    parts: list[ColumnElement[bool]] = []
+    for child in q.children:
+        if isinstance(child, Q):
+            parts.append(compile_q(resolver, child, negated))
+        else:
+            parts.append(_leaf(resolver, child[0], child[1], negated))
+    if not parts:
+        return sa.true()
+    if len(parts) == 1:
+        return parts[0]
+    return sa.or_(*parts) if q.connector == Q.OR else sa.and_(*parts)
+
+
+def _uses_aggregate(resolver: Resolver, q: Q) -> bool:
+    for child in q.children:
+        if isinstance(child, Q):
+            if _uses_aggregate(resolver, child):
+                return True
+        else:
+            name = child[0].split("__", 1)[0]
+            annotation = resolver.annotations.get(name)
+            if annotation is not None and annotation.contains_aggregate:
+                return True
+    return False
+
+
+def compile_where(
+    state: QueryState, resolver: Resolver
+) -> tuple[list[ColumnElement[bool]], list[ColumnElement[bool]]]:
+    """(WHERE conditions, HAVING conditions) of the state's filters."""
+    where: list[ColumnElement[bool]] = []
+    having: list[ColumnElement[bool]] = []
+    for q in state.where:
+        (having if _uses_aggregate(resolver, q) else where).append(compile_q(resolver, q))
+    return where, having
+
+
+# -- ordering ----------------------------------------------------------------------------------
+
+
+def _order_clauses(
+    state: QueryState, resolver: Resolver, *, reverse: bool = False
+) -> list[ColumnElement[Any]]:
+    terms: list[str | OrderBy] = list(state.order)
+    if reverse and not terms:
+        terms = [state.model._meta.pk.name]
+    clauses: list[ColumnElement[Any]] = []
+    for term in terms:
+        if isinstance(term, str):
+            descending = term.startswith("-")
+            name = term.lstrip("-")
+            if name == "pk":
+                name = state.model._meta.pk.name
+            expression = resolver.column(name)[0]
+        elif isinstance(term, OrderBy):
+            descending = term.descending
+            expression = term.expression.resolve(resolver)
+        else:  # pragma: no cover - queryset validates terms
+            raise FieldError(f"cannot order by {term!r}")
+        if reverse:
+            descending = not descending
+        clauses.append(expression.desc() if descending else expression.asc())
+    return clauses
+
+
+# -- selects -----------------------------------------------------------------------------------
+
+
+def _annotation_columns(
+    state: QueryState, resolver: Resolver
+) -> tuple[list[ColumnElement[Any]], bool]:
+    columns: list[ColumnElement[Any]] = []
+    aggregate = False
+    for name, expression in state.annotations.items():
+        columns.append(expression.resolve(resolver).label(name))
+        aggregate = aggregate or expression.contains_aggregate
+    return columns, aggregate
+
+
+def _model_columns(state: QueryState) -> list[str]:
+    meta = state.model._meta
+    names = list(meta.attnames)
+    if state.only is not None:
+        wanted = {meta.get_field(n).attname for n in state.only} | {meta.pk.attname}
+        names = [n for n in names if n in wanted]
+    if state.deferred:
+        dropped = {meta.get_field(n).attname for n in state.deferred} - {meta.pk.attname}
+        names = [n for n in names if n not in dropped]
+    return names
+
+
+def compile_select(state: QueryState, *, reverse: bool = False) -> Compiled:
+    """Compile the state to one SELECT (JOINs included) and a hydrator for its rows."""
+    resolver = Resolver(state.model, state.annotations)
+    columns: list[ColumnElement[Any]] = []
+    related: list[RelatedPlan] = []
+    group_by: list[ColumnElement[Any]] = []
+    annotation_columns, aggregate = _annotation_columns(state, resolver)
+    converters: list[Any] = []
+    if state.mode == "models":
+        attnames = _model_columns(state)
+        root = resolver.root
+        columns = [root.c[n] for n in attnames]
+        if state.select_related:
+            related = plan_related(state.model, state.select_related, resolver, columns)
+        columns += annotation_columns
+        if aggregate:
+            group_by = [root.c[state.model._meta.pk.attname]]
+            for plan in related:
+                group_by += plan.group_by
+        hydrator = Hydrator.for_models(
+            state.model, attnames, related, list(state.annotations), resolver
+        )
+    else:
+        names = state.value_names or tuple(
+            [state.model._meta.by_attname[n].name for n in state.model._meta.attnames]
+            + list(state.annotations)
+        )
+        plain: list[ColumnElement[Any]] = []
+        for name in names:
+            if name in state.annotations:
+                expression = state.annotations[name]
+                column = expression.resolve(resolver)
+                converters.append((expression, resolver))
+                if not expression.contains_aggregate:
+                    plain.append(column)
+            else:
+                column = resolver.column(name)[0]
+                converters.append(None)
+                plain.append(column)
+            columns.append(column.label(name) if state.mode != "models" else column)
+        if aggregate:
+            for name in state.annotations:
+                if name not in names:
+                    raise FieldError(f"annotation {name!r} is not in values(); add it to the names")
+            group_by = plain
+        hydrator = Hydrator.for_values(state.mode, list(names), converters)
+    statement = sa.select(*columns).select_from(resolver.from_clause())
+    where, having = compile_where(state, resolver)
+    if where:
+        statement = statement.where(*where)
+    if group_by:
+        statement = statement.group_by(*group_by)
+    if having:
+        statement = statement.having(*having)
+    order = _order_clauses(state, resolver, reverse=reverse)
+    if order:
+        statement = statement.order_by(*order)
+    if state.distinct:
+        statement = statement.distinct()
+    if state.limit is not None:
+        statement = statement.limit(state.limit)
+    if state.offset is not None:
+        statement = statement.offset(state.offset)
+    if state.for_update is not None:
+        nowait, skip_locked = state.for_update
+        statement = statement.with_for_update(
+            nowait=nowait, skip_locked=skip_locked, of=state.model.table if related else None
+        )
+    return Compiled(statement, hydrator)
+
+
+def _needs_subquery(state: QueryState, resolver: Resolver) -> bool:
+    return (
+        state.sliced
+        or state.distinct
+        or any(e.contains_aggregate for e in state.annotations.values())
+        or (state.mode != "models" and bool(state.value_names))
+    )
+
+
+def compile_count(state: QueryState) -> sa.Select[Any]:
+    resolver = Resolver(state.model, state.annotations)
+    if _needs_subquery(state, resolver):
+        inner = compile_select(state.replace(order=())).statement.subquery()
+        return sa.select(sa.func.count()).select_from(inner)
+    where, _ = compile_where(state, resolver)
+    return sa.select(sa.func.count()).select_from(resolver.from_clause()).where(*where)
+
+
+def compile_exists(state: QueryState) -> sa.Select[Any]:
+    resolver = Resolver(state.model, state.annotations)
+    if _needs_subquery(state, resolver):
+        inner = compile_select(state.replace(order=())).statement.subquery()
+        return sa.select(sa.literal(1)).select_from(inner).limit(1)
+    where, _ = compile_where(state, resolver)
+    statement = sa.select(sa.literal(1)).select_from(resolver.from_clause()).where(*where)
+    return statement.limit(1)
+
+
+def compile_aggregate(
+    state: QueryState, aggregates: dict[str, Aggregate]
+) -> tuple[sa.Select[Any], Resolver]:
+    resolver = Resolver(state.model, state.annotations)
+    if _needs_subquery(state, resolver) or resolver.joins:
+        # Aggregate over the query's rows as a derived table.
+        inner_state = state.replace(order=())
+        inner = compile_select(inner_state).statement.subquery()
+        sub_resolver = _SubqueryResolver(state, inner)
+        columns = [e.resolve(sub_resolver).label(n) for n, e in aggregates.items()]
+        return sa.select(*columns).select_from(inner), sub_resolver
+    columns = [e.resolve(resolver).label(n) for n, e in aggregates.items()]
+    where, _ = compile_where(state, resolver)
+    statement = sa.select(*columns).select_from(resolver.from_clause())
+    if where:
+        statement = statement.where(*where)
+    return statement, resolver
+
+
+class _SubqueryResolver(Resolver):
+    """Resolves plain names against the columns of a derived table (aggregate over a slice)."""
+
+    def __init__(self, state: QueryState, subquery: Any) -> None:
+        super().__init__(state.model, state.annotations)
+        self.subquery = subquery
+
+    def walk(self, key: str, *, allow_lookup: bool) -> tuple[ColumnElement[Any], Any, str]:
+        _, field, lookup = super().walk(key, allow_lookup=allow_lookup)
+        if self.joins:
+            raise FieldError(f"aggregate over a sliced or distinct query cannot follow {key!r}")
+        if key in self.annotations:
+            return self.subquery.c[key], field, lookup
+        name = getattr(field, "attname", key)
+        if name not in self.subquery.c:
+            raise FieldError(f"{key!r} is not selected by the query being aggregated")
+        return self.subquery.c[name], field, lookup
+
+
+def _simple_where(state: QueryState) -> tuple[Resolver, list[ColumnElement[bool]]]:
+    resolver = Resolver(state.model)
+    where, having = compile_where(state, resolver)
+    if having:
+        raise FieldError("update()/delete() cannot filter on aggregate annotations")
+    if state.sliced:
+        raise FieldError("update()/delete() cannot be used on a sliced queryset")
+    if resolver.joins:
+        # Filters across relations: restrict by key. The extra derived table lets MySQL read
+        # the table it is changing.
+        pk = state.model.table.c[state.model._meta.pk.attname]
+        keys = (
+            sa.select(resolver.root.c[pk.key]).select_from(resolver.from_clause()).where(*where)
+        ).subquery("keys")
+        where = [pk.in_(sa.select(keys.c[pk.key]))]
+    return resolver, where
+
+
+def compile_update(state: QueryState, values: dict[str, Any]) -> sa.Update:
+    """UPDATE ... SET values (field attname → value or Expression) WHERE the filters."""
+    resolver, where = _simple_where(state)
+    table = state.model.table
+    assignments: dict[Any, Any] = {}
+    for attname, value in values.items():
+        if isinstance(value, Expression):
+            value = value.resolve(resolver)
+            if resolver.joins:
+                raise FieldError("update() expressions cannot follow relations")
+        assignments[table.c[attname]] = value
+    return sa.update(table).where(*where).values(assignments)
+
+
+def compile_delete(state: QueryState) -> sa.Delete:
+    _, where = _simple_where(state)
+    return sa.delete(state.model.table).where(*where)

@@ -1,0 +1,369 @@
+"""``QuerySet``: an immutable, lazily-run description of a query over one model.
+
+Every method that refines the query returns a new queryset; nothing runs until it is awaited
+(``await qs``, ``await qs.all()``, ``get()``, ``count()``, ...) or iterated with ``async for``.
+A queryset compiles its SELECT once and reuses it on every run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Generator, Sequence
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
+
+import sqlalchemy as sa
+
+from orm import persistence
+from orm.exceptions import FieldError, MultipleMatches, NoMatch, ORMError
+from orm.expressions import Aggregate, Expression, OrderBy, Q
+from orm.query.compiler import (
+    Compiled,
+    compile_aggregate,
+    compile_count,
+    compile_delete,
+    compile_exists,
+    compile_select,
+    compile_update,
+)
+from orm.query.state import QueryState
+
+if TYPE_CHECKING:
+    from asyncdb import Database
+    from orm.models import Model
+
+__all__ = ["QuerySet"]
+
+_T = TypeVar("_T")
+
+
+class QuerySet(Generic[_T]):
+    """A query over ``model``; ``_T`` is what it yields (the model, a dict, a tuple...)."""
+
+    __slots__ = ("_compiled", "_state", "model")
+
+    def __init__(self, model: type[Model], state: QueryState | None = None) -> None:
+        self.model = model
+        self._state = state if state is not None else QueryState(model)
+        self._compiled: Compiled | None = None
+
+    def _clone(self, **changes: Any) -> QuerySet[Any]:
+        return QuerySet(self.model, self._state.replace(**changes))
+
+    @property
+    def database(self) -> Database:
+        state = self._state
+        return state.database or self.model._meta.registry.get_database()
+
+    def using(self, database: Database) -> QuerySet[_T]:
+        """Run this query on ``database`` instead of the registry's."""
+        return self._clone(database=database)
+
+    def _compile(self) -> Compiled:
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._compiled = compile_select(self._state)
+        return compiled
+
+    @property
+    def statement(self) -> sa.Select[Any]:
+        """The SQLAlchemy SELECT this queryset runs."""
+        return self._compile().statement
+
+    def __repr__(self) -> str:
+        return f"<QuerySet {self.model.__name__}>"
+
+    # -- refining ------------------------------------------------------------------------------
+
+    def filter(self, *conditions: Q, **lookups: Any) -> QuerySet[_T]:
+        """Keep rows matching every condition (``Q`` objects and ``field__lookup=value``)."""
+        return self._clone(where=(*self._state.where, Q(*conditions, **lookups)))
+
+    def exclude(self, *conditions: Q, **lookups: Any) -> QuerySet[_T]:
+        """Drop rows matching all the conditions (rows where a compared field is NULL stay)."""
+        return self._clone(where=(*self._state.where, ~Q(*conditions, **lookups)))
+
+    def order_by(self, *terms: str | OrderBy | Expression) -> QuerySet[_T]:
+        """Order by field names (``"-views"`` descending, ``"author__name"``) or expressions."""
+        order: list[str | OrderBy] = []
+        for term in terms:
+            if isinstance(term, str):
+                if term == "?":
+                    raise FieldError("random ordering ('?') is not supported")
+                order.append(term)
+            elif isinstance(term, OrderBy):
+                order.append(term)
+            elif isinstance(term, Expression):
+                order.append(term.asc())
+            else:
+                raise FieldError(f"order_by() takes field names or expressions, got {term!r}")
+        return self._clone(order=tuple(order))
+
+    def limit(self, count: int) -> QuerySet[_T]:
+        _check_count("limit", count)
+        return self._clone(limit=count)
+
+    def offset(self, count: int) -> QuerySet[_T]:
+        _check_count("offset", count)
+        return self._clone(offset=count)
+
+    def __getitem__(self, item: slice) -> QuerySet[_T]:
+        if not isinstance(item, slice):
+            raise TypeError(
+                "querysets take slices only (qs[10:20]); for one row use await qs.offset(n).first()"
+            )
+        if item.step is not None:
+            raise TypeError("querysets do not support a slice step")
+        start, stop = item.start or 0, item.stop
+        if start < 0 or (stop is not None and stop < 0):
+            raise TypeError("querysets do not support negative indexes")
+        state = self._state
+        offset = (state.offset or 0) + start
+        limit = state.limit
+        if stop is not None:
+            count = max(0, stop - start)
+            limit = count if limit is None else max(0, min(limit - start, count))
+        elif limit is not None:
+            limit = max(0, limit - start)
+        return self._clone(offset=offset or None, limit=limit)
+
+    def distinct(self) -> QuerySet[_T]:
+        return self._clone(distinct=True)
+
+    def only(self, *names: str) -> QuerySet[_T]:
+        """Load only these fields (and the key); reading another raises FieldNotLoaded."""
+        for name in names:
+            self.model._meta.get_field(name)
+        return self._clone(only=names, deferred=())
+
+    def defer(self, *names: str) -> QuerySet[_T]:
+        """Leave these fields out; reading one raises FieldNotLoaded."""
+        for name in names:
+            self.model._meta.get_field(name)
+        return self._clone(deferred=(*self._state.deferred, *names))
+
+    def annotate(self, **expressions: Expression) -> QuerySet[_T]:
+        """Add computed values (``Count("books")``, ``F("a") + F("b")``) as attributes."""
+        meta = self.model._meta
+        annotations = dict(self._state.annotations)
+        for name, expression in expressions.items():
+            if not isinstance(expression, Expression):
+                raise FieldError(f"annotate({name}=...) needs an expression, got {expression!r}")
+            if name in meta.fields or name in meta.by_attname or name in meta.related:
+                raise FieldError(f"annotate({name}=...) clashes with the field {meta.name}.{name}")
+            annotations[name] = expression
+        return self._clone(annotations=annotations)
+
+    def values(self, *names: str) -> QuerySet[dict[str, Any]]:
+        """Rows as dicts of the named fields (all fields when none are named)."""
+        return self._clone(mode="dicts", value_names=names)
+
+    @overload
+    def values_list(self, *names: str, flat: Literal[False] = ...) -> QuerySet[tuple[Any, ...]]: ...
+    @overload
+    def values_list(self, *names: str, flat: Literal[True]) -> QuerySet[Any]: ...
+    def values_list(self, *names: str, flat: bool = False) -> QuerySet[Any]:
+        """Rows as tuples (``asyncdb.Row``); ``flat=True`` with one name gives plain values."""
+        if flat and len(names) != 1:
+            raise FieldError("values_list(flat=True) needs exactly one field name")
+        return self._clone(mode="flat" if flat else "tuples", value_names=names)
+
+    def select_related(self, *paths: str) -> QuerySet[_T]:
+        """Load these forward relations in the same query (JOINs)."""
+        return self._clone(select_related=(*self._state.select_related, *paths))
+
+    def prefetch_related(self, *lookups: Any) -> QuerySet[_T]:
+        """Load these relations with one extra query per path (``WHERE key IN (...)``)."""
+        return self._clone(prefetch=(*self._state.prefetch, *lookups))
+
+    def select_for_update(self, *, nowait: bool = False, skip_locked: bool = False) -> QuerySet[_T]:
+        """Lock the selected rows until the transaction ends (``FOR UPDATE``).
+
+        Use it inside ``db.transaction()``. On SQLite it is a no-op: a write transaction
+        already locks the whole database.
+        """
+        return self._clone(for_update=(nowait, skip_locked))
+
+    # -- running -------------------------------------------------------------------------------
+
+    async def all(self) -> list[_T]:
+        """Run the query and return every result."""
+        compiled = self._compile()
+        rows = await self.database.fetch_all(compiled.statement)
+        results = compiled.hydrator.many(rows)
+        if self._state.prefetch and results:
+            from orm.prefetch import prefetch_related_objects
+
+            await prefetch_related_objects(results, self._state.prefetch, self.database)
+        return results
+
+    def __await__(self) -> Generator[Any, None, list[_T]]:
+        return self.all().__await__()
+
+    async def __aiter__(self) -> AsyncIterator[_T]:
+        """Stream results (``db.iterate``): memory stays bounded however many rows match."""
+        if self._state.prefetch:
+            raise ORMError("prefetch_related() needs the whole result: use await qs.all()")
+        compiled = self._compile()
+        one = compiled.hydrator.one
+        async for row in self.database.iterate(compiled.statement):
+            yield one(row)
+
+    async def get(self, *conditions: Q, **lookups: Any) -> _T:
+        """The one result matching the conditions; NoMatch or MultipleMatches otherwise."""
+        qs = self.filter(*conditions, **lookups) if conditions or lookups else self
+        state = qs._state
+        if state.limit is None or state.limit > 2:
+            qs = qs._clone(limit=2)
+        results = await qs.all()
+        if not results:
+            raise NoMatch(f"{self.model.__name__} matching {_describe(state)} does not exist")
+        if len(results) > 1:
+            raise MultipleMatches(
+                f"{self.model.__name__}.objects.get() matched more than one row "
+                f"for {_describe(state)}"
+            )
+        return results[0]
+
+    async def first(self) -> _T | None:
+        """The first result (by key when unordered), or None."""
+        qs: QuerySet[_T] = self
+        if not self._state.order:
+            qs = self._clone(order=(self.model._meta.pk.name,))
+        results = await qs[:1].all()
+        return results[0] if results else None
+
+    async def last(self) -> _T | None:
+        """The last result (by key when unordered), or None."""
+        state = self._state
+        if state.sliced:
+            raise ORMError("last() on a sliced queryset is not supported; order it instead")
+        compiled = compile_select(state.replace(limit=1), reverse=True)
+        row = await self.database.fetch_one(compiled.statement)
+        if row is None:
+            return None
+        result: _T = compiled.hydrator.one(row)
+        if state.prefetch:
+            from orm.prefetch import prefetch_related_objects
+
+            await prefetch_related_objects([result], state.prefetch, self.database)
+        return result
+
+    async def count(self) -> int:
+        return int(await self.database.fetch_val(compile_count(self._state)))
+
+    async def exists(self) -> bool:
+        return await self.database.fetch_one(compile_exists(self._state)) is not None
+
+    async def aggregate(self, **aggregates: Aggregate) -> dict[str, Any]:
+        """Compute aggregates over the matching rows: ``{"total": 10, ...}``."""
+        for name, aggregate in aggregates.items():
+            if not isinstance(aggregate, Aggregate):
+                raise FieldError(f"aggregate({name}=...) needs Count/Sum/Avg/Min/Max")
+        statement, resolver = compile_aggregate(self._state, aggregates)
+        row = await self.database.fetch_one(statement)
+        assert row is not None
+        return {
+            name: aggregate.convert(row[index], resolver)
+            for index, (name, aggregate) in enumerate(aggregates.items())
+        }
+
+    # -- writing -------------------------------------------------------------------------------
+
+    async def create(self, **values: Any) -> _T:
+        """Validate, INSERT and return a new instance (its auto key set)."""
+        obj = self.model(**values)
+        await persistence.insert(obj, self.database)
+        return obj  # type: ignore[return-value]
+
+    async def bulk_create(self, objs: Sequence[_T], *, batch_size: int | None = None) -> list[_T]:
+        """Validate and INSERT ``objs`` in batched multi-row statements; keys are set on them."""
+        objs = list(objs)
+        await persistence.bulk_insert(self.model, objs, self.database, batch_size)  # type: ignore[arg-type]
+        return objs
+
+    async def bulk_update(self, objs: Sequence[_T], fields: Sequence[str]) -> int:
+        """Validate and UPDATE ``fields`` of every object (one batched statement)."""
+        return await persistence.bulk_update(self.model, objs, fields, self.database)  # type: ignore[arg-type]
+
+    async def update(self, **values: Any) -> int:
+        """UPDATE matching rows (values validated; ``F()`` allowed); the number matched."""
+        meta = self.model._meta
+        assignments: dict[str, Any] = {}
+        for name, value in values.items():
+            field = meta.get_field(name)
+            if not field.concrete:
+                raise FieldError(f"update() cannot set {meta.name}.{name}")
+            if not isinstance(value, Expression):
+                if field.is_relation and _is_model(value):
+                    value = value.pk
+                value = field.validate(value)
+            assignments[field.attname] = value
+        if not assignments:
+            raise FieldError("update() needs at least one field=value")
+        result = await self.database.execute(compile_update(self._state, assignments))
+        return result.rowcount
+
+    async def delete(self) -> int:
+        """DELETE matching rows; the number deleted."""
+        result = await self.database.execute(compile_delete(self._state))
+        return result.rowcount
+
+    async def get_or_create(
+        self, defaults: dict[str, Any] | None = None, **lookups: Any
+    ) -> tuple[_T, bool]:
+        """Get the row matching ``lookups`` or create it (with ``defaults``): (obj, created).
+
+        A concurrent creation that hits a unique constraint is resolved by reading it back.
+        """
+        from asyncdb import IntegrityError
+
+        try:
+            return await self.get(**lookups), False
+        except NoMatch:
+            pass
+        values = {k: v for k, v in lookups.items() if "__" not in k}
+        values.update(defaults or {})
+        try:
+            async with self.database.transaction():
+                return await self.create(**values), True
+        except IntegrityError as exc:
+            try:
+                return await self.get(**lookups), False
+            except NoMatch:
+                raise exc from None
+
+    async def update_or_create(
+        self, defaults: dict[str, Any] | None = None, **lookups: Any
+    ) -> tuple[_T, bool]:
+        """Update the row matching ``lookups`` with ``defaults``, or create it: (obj, created)."""
+        async with self.database.transaction():
+            try:
+                obj: Any = await self.select_for_update().get(**lookups)
+            except NoMatch:
+                return await self.get_or_create(defaults, **lookups)
+            for name, value in (defaults or {}).items():
+                setattr(obj, name, value)
+            await obj.save()
+            return obj, False
+
+    # -- subqueries ----------------------------------------------------------------------------
+
+    def _subquery_for_in(self) -> sa.Select[Any]:
+        state = self._state
+        if state.mode == "models":
+            state = state.replace(mode="flat", value_names=(self.model._meta.pk.name,))
+        elif len(state.value_names) != 1:
+            raise FieldError("a queryset used with __in must select exactly one field")
+        return compile_select(state).statement
+
+
+def _check_count(name: str, count: int) -> None:
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise TypeError(f"{name}() needs a non-negative int, got {count!r}")
+
+
+def _is_model(value: Any) -> bool:
+    return hasattr(type(value), "_meta") and hasattr(value, "pk")
+
+
+def _describe(state: QueryState) -> str:
+    return " AND ".join(repr(q) for q in state.where) or "the query"
