@@ -185,7 +185,7 @@ class MySQLBackend(Backend):
         options: dict[str, Any],
     ) -> None:
         self.features = FEATURES
-        self.dialect = MySQLDialect_aiomysql()
+        self.dialect = MySQLDialect_aiomysql(dbapi=MySQLDialect_aiomysql.import_dbapi())
         self.compiler = QueryCompiler(
             self.dialect, bind_hook=self._bind_processor, result_hook=self._result_processor
         )
@@ -245,6 +245,8 @@ class MySQLBackend(Backend):
     def _configure_dialect(self, version: str) -> None:
         # What SQLAlchemy's dialect.initialize() learns from a live connection, without one.
         d: Any = self.dialect
+        # MariaDB's handshake announces "5.5.5-10.11.x-MariaDB" for old clients' sake.
+        version = version.removeprefix("5.5.5-")
         info = d._parse_server_version(version)
         d.server_version_info = info
         d._connection_charset = self._connect["charset"]

@@ -158,7 +158,7 @@ class PostgresBackend(Backend):
         database: str | None,
         options: dict[str, Any],
     ) -> None:
-        self.dialect = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
+        self.dialect = PGDialect_asyncpg(dbapi=PGDialect_asyncpg.import_dbapi())  # type: ignore[no-untyped-call]
         self.compiler = QueryCompiler(self.dialect, result_hook=self._result_processor)
         self._host = host or "localhost"
         self._port = port or 5432

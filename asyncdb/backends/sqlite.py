@@ -180,7 +180,7 @@ class SQLiteBackend(Backend):
     features = FEATURES
 
     def __init__(self, *, database: str | None, options: dict[str, Any], **_: Any) -> None:
-        self.dialect = SQLiteDialect_aiosqlite()
+        self.dialect = SQLiteDialect_aiosqlite(dbapi=SQLiteDialect_aiosqlite.import_dbapi())
         self.compiler = QueryCompiler(
             self.dialect, bind_hook=self._bind_processor, result_hook=self._result_processor
         )
