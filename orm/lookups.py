@@ -5,8 +5,8 @@ The same SQL shape is used on every backend, so results match:
 * ``iexact``/``icontains``/``istartswith``/``iendswith`` apply ``lower()`` to both sides. On
   SQLite ``lower()`` folds ASCII letters only; PostgreSQL and MySQL fold all of Unicode.
 * ``contains``/``startswith``/``endswith`` are case-sensitive everywhere (string columns use a
-  binary collation on MySQL), and ``%``, ``_`` and ``/`` in the value match literally: they
-  are escaped and the LIKE names ``/`` as its ESCAPE character.
+  binary collation on MySQL; SQLite uses GLOB), and ``%``, ``_`` and ``/`` in the value match
+  literally: they are escaped and the LIKE names ``/`` as its ESCAPE character.
 """
 
 from __future__ import annotations
@@ -15,11 +15,20 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from orm.exceptions import FieldError
 
-__all__ = ["LOOKUPS", "TEXT_LOOKUPS", "build_lookup", "check_value", "escape_like"]
+__all__ = [
+    "LOOKUPS",
+    "TEXT_LOOKUPS",
+    "CaseSensitiveLike",
+    "build_lookup",
+    "check_value",
+    "escape_like",
+]
 
 ESCAPE = "/"
 
@@ -31,12 +40,50 @@ def escape_like(value: str) -> str:
     return value.replace(ESCAPE, ESCAPE * 2).replace("%", ESCAPE + "%").replace("_", ESCAPE + "_")
 
 
+class CaseSensitiveLike(ColumnElement[bool]):
+    """``column LIKE pattern ESCAPE '/'``, case-sensitive on every backend.
+
+    SQLite's LIKE ignores ASCII case, so there it compiles to ``GLOB`` (always case-sensitive)
+    with the GLOB-escaped pattern instead.
+    """
+
+    __visit_name__ = "case_sensitive_like"
+    inherit_cache = True
+    type = sa.Boolean()
+    _traverse_internals = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("pattern", InternalTraversal.dp_clauseelement),
+        ("glob", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column: ColumnElement[Any], like: str, glob: str) -> None:
+        self.column = column
+        self.pattern = sa.literal(like, sa.String())
+        self.glob = sa.literal(glob, sa.String())
+
+
+@compiles(CaseSensitiveLike)
+def _compile_like(element: CaseSensitiveLike, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.column.like(element.pattern, escape=ESCAPE), **kw)  # type: ignore[no-any-return]
+
+
+@compiles(CaseSensitiveLike, "sqlite")
+def _compile_glob(element: CaseSensitiveLike, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.column.op("GLOB")(element.glob), **kw)  # type: ignore[no-any-return]
+
+
+def _escape_glob(value: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in value)
+
+
 def _like(pattern: str, *, insensitive: bool) -> Builder:
     def build(column: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
-        bound = sa.literal(pattern.format(escape_like(value)), sa.String())
+        like = pattern.format(escape_like(value))
         if insensitive:
+            bound = sa.literal(like, sa.String())
             return sa.func.lower(column).like(sa.func.lower(bound), escape=ESCAPE)
-        return column.like(bound, escape=ESCAPE)
+        glob = pattern.replace("%", "*").format(_escape_glob(value))
+        return CaseSensitiveLike(column, like, glob)
 
     return build
 

@@ -62,6 +62,8 @@ class Options:
     def get_field(self, name: str, *, purpose: str = "field") -> Field[Any]:
         """The field called ``name`` (its name or attname); FieldError listing the names."""
         field = self.fields.get(name) or self.by_attname.get(name)
+        if field is None and name == "pk":
+            field = self.pk
         if field is None:
             raise self.unknown(name, purpose=purpose)
         return field

@@ -15,8 +15,11 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 __all__ = [
+    "MARIADB_COLLATION",
     "MYSQL_CHARSET",
     "MYSQL_COLLATION",
+    "BinaryString",
+    "BinaryText",
     "UTCDateTime",
     "json_type",
     "string_type",
@@ -25,24 +28,57 @@ __all__ = [
 ]
 
 # MySQL's default collations compare case-insensitively and ignore trailing spaces; a binary
-# collation makes `exact`, `unique` and ordering behave as they do on PostgreSQL ("C") and SQLite.
+# NO PAD collation makes `exact`, `unique` and ordering behave as on PostgreSQL and SQLite.
 MYSQL_CHARSET = "utf8mb4"
-MYSQL_COLLATION = "utf8mb4_bin"
+MARIADB_COLLATION = "utf8mb4_nopad_bin"
+MYSQL_COLLATION = "utf8mb4_0900_bin"
 _MYSQL = ("mysql", "mariadb")
 
 
+def _collation(dialect: Dialect) -> str:
+    return MARIADB_COLLATION if getattr(dialect, "is_mariadb", False) else MYSQL_COLLATION
+
+
+class BinaryString(TypeDecorator[str]):
+    """VARCHAR(length), compared code point by code point (spaces count) on every backend."""
+
+    impl = sa.String
+    cache_ok = True
+
+    def __init__(self, length: int) -> None:
+        super().__init__(length)
+        self.max_length = length
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name in _MYSQL:
+            varchar = mysql.VARCHAR(
+                self.max_length, charset=MYSQL_CHARSET, collation=_collation(dialect)
+            )
+            return dialect.type_descriptor(varchar)
+        return dialect.type_descriptor(sa.String(self.max_length))
+
+
+class BinaryText(TypeDecorator[str]):
+    """Unbounded text (LONGTEXT on MySQL, where TEXT stops at 64 KiB), compared like
+    ``BinaryString``."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name in _MYSQL:
+            return dialect.type_descriptor(
+                mysql.LONGTEXT(charset=MYSQL_CHARSET, collation=_collation(dialect))
+            )
+        return dialect.type_descriptor(sa.Text())
+
+
 def string_type(length: int) -> TypeEngine[str]:
-    """A VARCHAR(length), case- and space-sensitive on every backend."""
-    return sa.String(length).with_variant(
-        mysql.VARCHAR(length, charset=MYSQL_CHARSET, collation=MYSQL_COLLATION), *_MYSQL
-    )
+    return BinaryString(length)
 
 
 def text_type() -> TypeEngine[str]:
-    """Unbounded text (LONGTEXT on MySQL, where TEXT stops at 64 KiB)."""
-    return sa.Text().with_variant(
-        mysql.LONGTEXT(charset=MYSQL_CHARSET, collation=MYSQL_COLLATION), *_MYSQL
-    )
+    return BinaryText()
 
 
 def json_type() -> TypeEngine[Any]:

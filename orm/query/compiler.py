@@ -201,9 +201,9 @@ def compile_select(state: QueryState, *, reverse: bool = False) -> Compiled:
         )
     else:
         names = state.value_names or tuple(
-            [state.model._meta.by_attname[n].name for n in state.model._meta.attnames]
-            + list(state.annotations)
+            state.model._meta.by_attname[n].name for n in state.model._meta.attnames
         )
+        names += tuple(name for name in state.annotations if name not in names)
         plain: list[ColumnElement[Any]] = []
         for name in names:
             if name in state.annotations:
@@ -218,9 +218,6 @@ def compile_select(state: QueryState, *, reverse: bool = False) -> Compiled:
                 plain.append(column)
             columns.append(column.label(name) if state.mode != "models" else column)
         if aggregate:
-            for name in state.annotations:
-                if name not in names:
-                    raise FieldError(f"annotation {name!r} is not in values(); add it to the names")
             group_by = plain
         hydrator = Hydrator.for_values(state.mode, list(names), converters)
     statement = sa.select(*columns).select_from(resolver.from_clause())

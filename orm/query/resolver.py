@@ -93,6 +93,8 @@ class Resolver:
             rest = parts[index + 1 :]
             meta = model._meta
             field = meta.fields.get(part) or meta.by_attname.get(part)
+            if field is None and part == "pk":
+                field = meta.pk
             relation = _relation(model, part)
             if field is None and relation is None:
                 extra = list(self.annotations) if not path else []

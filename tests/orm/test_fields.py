@@ -185,6 +185,6 @@ def test_column_types_per_dialect() -> None:
     assert "TIMESTAMP WITH TIME ZONE" in pg and "JSONB" in pg and "UUID" in pg
     assert "DOUBLE PRECISION" in pg and "NUMERIC(12, 3)" in pg
     assert "DATETIME(6)" in my and "TIME(6)" in my and "DOUBLE" in my
-    assert "COLLATE utf8mb4_bin" in my and "LONGBLOB" in my
+    assert "COLLATE utf8mb4_0900_bin" in my and "LONGBLOB" in my
     assert "VARCHAR(5)" in lite  # enum stored by name, sized to the longest name
     assert "CREATE TYPE" not in pg
