@@ -446,18 +446,17 @@ class Database:
         if pool is None:
             self._require_pool()
             raise AssertionError  # unreachable: _require_pool raised
-        retried = False
         while True:
             conn = await pool.acquire()
             try:
                 return await self._run_on(conn, call(conn.raw, sql, args), sql, operation, args)
             except DatabaseError as exc:
                 # A pooled connection that died while idle (server restart, kill) fails before
-                # the statement ran: run it once more on a fresh connection.
-                if retried or not conn.reused or not self._backend_safe_to_retry(exc):
+                # the statement ran: run it again on another connection. Each dead connection
+                # is discarded, and a freshly opened one is never retried, so this ends.
+                if not conn.reused or not self._backend_safe_to_retry(exc):
                     raise
-                retried = True
-                logger.debug("retrying on a fresh connection after: %s", exc)
+                logger.debug("retrying on another connection after: %s", exc)
             finally:
                 task = pool.release(conn)
                 if task is not None:
@@ -481,6 +480,11 @@ class Database:
         conn.busy = True
         try:
             result = await awaitable
+        except DatabaseError as exc:
+            conn.busy = False
+            if exc.connection_lost:
+                conn.raw.terminate()  # never handed out again
+            raise
         except Exception:
             conn.busy = False
             raise
@@ -511,6 +515,8 @@ class Database:
             except Exception as exc:
                 conn.busy = False
                 info.error = exc
+                if isinstance(exc, DatabaseError) and exc.connection_lost:
+                    conn.raw.terminate()
                 raise
             finally:
                 info.duration = time.perf_counter() - start

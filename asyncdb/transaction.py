@@ -125,17 +125,25 @@ class Transaction:
                 raise
             holder.busy = False
         else:
-            if self._isolation or self._readonly:
-                raise InterfaceError(
-                    "isolation and readonly apply to the outermost transaction only; this one "
-                    "is nested (a savepoint)"
-                )
+            # Inside a transaction: a savepoint. Inside a bare connection() block: a real BEGIN
+            # on the pinned connection.
             holder = parent.holder
             await holder.enter(parent)
             try:
-                name = holder.next_savepoint()
-                await db._run_on(holder.conn, holder.conn.raw.savepoint(name), "SAVEPOINT")
-                layer = Layer(holder, parent, savepoint=name)
+                conn = holder.conn
+                if conn.raw.in_transaction():
+                    if self._isolation or self._readonly:
+                        raise InterfaceError(
+                            "isolation and readonly apply to the outermost transaction only; "
+                            "this one is nested (a savepoint)"
+                        )
+                    name = holder.next_savepoint()
+                    await db._run_on(conn, conn.raw.savepoint(name), "SAVEPOINT")
+                    layer = Layer(holder, parent, savepoint=name)
+                else:
+                    begin = conn.raw.begin(self._isolation, self._readonly)
+                    await db._run_on(conn, begin, "BEGIN")
+                    layer = Layer(holder, parent)
                 holder.active = layer
             finally:
                 holder.leave()

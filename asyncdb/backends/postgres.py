@@ -237,6 +237,13 @@ class PostgresBackend(Backend):
                 f"cannot connect to PostgreSQL at {self._host}:{self._port}: {message}",
                 connection_lost=True,
             )
+        if isinstance(exc, asyncpg.exceptions.ConnectionDoesNotExistError):
+            # Closed because the server ended the session (terminate/shutdown): a statement that
+            # was running then was aborted with its transaction, so running it again is safe.
+            cause = exc.__cause__ or exc.__context__
+            code = getattr(cause, "sqlstate", None)
+            safe = code in ("57P01", "57P02", "57P03") or "administrator command" in message
+            return OperationalError(message, code=code, connection_lost=True, retry_safe=safe)
         if isinstance(exc, asyncpg.PostgresError):
             code = getattr(exc, "sqlstate", None) or ""
             if code.startswith("23"):
@@ -262,8 +269,10 @@ class PostgresBackend(Backend):
             if code.startswith(("53", "54", "55", "40")):
                 return OperationalError(message, code=code)
             return DatabaseError(message, code=code)
-        if isinstance(exc, asyncpg.exceptions.ConnectionDoesNotExistError):
-            return OperationalError(message, connection_lost=True)
+        if isinstance(exc, asyncpg.exceptions.InternalClientError) and "in progress" in message:
+            # The server spoke unprompted on an idle connection (e.g. FATAL 57P01 after
+            # pg_terminate_backend): asyncpg refuses to send, so nothing reached the server.
+            return OperationalError(message, connection_lost=True, retry_safe=True)
         if isinstance(exc, asyncpg.InterfaceError):
             if "connection is closed" in message:
                 # asyncpg refused to send: nothing reached the server.
