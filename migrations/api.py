@@ -35,7 +35,13 @@ from migrations.environment import AppliedRevision, EnvironmentState
 from migrations.errors import MigrationError, SchemaDiffers
 from migrations.renames import AskRename, Rename, data_loss_warnings
 from migrations.rewrite import rewrite_script
-from migrations.runner import alembic_config, run_offline, run_online, script_directory
+from migrations.runner import (
+    alembic_config,
+    run_offline,
+    run_online,
+    script_directory,
+    translate_errors,
+)
 
 __all__ = [
     "MigrationStatus",
@@ -222,13 +228,21 @@ async def showmigrations(
         return MigrationContext.configure(state.connection).get_current_heads()
 
     heads = await run_online(state, current_heads)
-    applied = {script.revision for script in scripts.iterate_revisions(heads, "base")}
+    with translate_errors():
+        everything = list(reversed(list(scripts.walk_revisions())))
+    unknown = [head for head in heads if head not in {script.revision for script in everything}]
+    if unknown:
+        raise MigrationError(
+            f"the database is at revision {', '.join(unknown)}, which is not in {directory}"
+        )
+    with translate_errors():
+        applied = {script.revision for script in scripts.iterate_revisions(heads, "base")}
     latest = set(scripts.get_heads())
     return [
         MigrationStatus(
             script.revision, script.doc, script.revision in applied, script.revision in latest
         )
-        for script in reversed(list(scripts.walk_revisions()))
+        for script in everything
     ]
 
 

@@ -14,11 +14,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
+from asyncdb import Database, DatabaseURL
 from migrations.errors import MigrationError
 
 __all__ = [
@@ -36,23 +37,13 @@ __all__ = [
 #: can shadow this package on ``sys.path`` (editable installs especially).
 DEFAULT_DIRECTORY = "db_migrations"
 
-_ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg", "mysql": "aiomysql"}
 _SETTING_KEYS = ("url", "models", "dir", "exclude_tables")
 
 
-class _SupportsToSQLAlchemy(Protocol):
-    def to_sqlalchemy(self) -> URL: ...
-
-
-class _HasDatabaseURL(Protocol):
-    @property
-    def url(self) -> _SupportsToSQLAlchemy: ...
-
-
 #: What the API accepts as "the database": an asyncdb URL string, an ``asyncdb.DatabaseURL``,
-#: an ``asyncdb.Database`` (its ``url`` is used; migrations run on their own connection), or a
-#: SQLAlchemy ``URL``.
-DatabaseTarget = str | URL | _SupportsToSQLAlchemy | _HasDatabaseURL
+#: an ``asyncdb.Database`` (migrations run on a short-lived connection of their own to the same
+#: database), or a SQLAlchemy ``URL``.
+DatabaseTarget = str | DatabaseURL | Database | URL
 
 #: What the API accepts as "the models": an ``orm.ModelRegistry`` (anything with a ``metadata``
 #: attribute holding a ``sqlalchemy.MetaData``), a ``MetaData``, or a ``"module:attribute"`` path
@@ -124,40 +115,27 @@ def load_settings(
 def sqlalchemy_url(database: DatabaseTarget) -> URL:
     """Return the SQLAlchemy async-driver URL for ``database``.
 
-    Accept the asyncdb schemes (``sqlite://``, ``sqlite+aiosqlite://``, ``postgresql://``,
-    ``postgresql+asyncpg://``, ``mysql://``, ``mysql+aiomysql://``). Raise
-    :class:`MigrationError` for another scheme, a malformed URL, or an in-memory SQLite database
-    (a migration run on its own connection would vanish with it).
+    Accept what ``asyncdb`` accepts (``sqlite://``, ``sqlite+aiosqlite://``, ``postgresql://``,
+    ``postgresql+asyncpg://``, ``mysql://``, ``mysql+aiomysql://``), as text, an
+    ``asyncdb.DatabaseURL`` or an ``asyncdb.Database``; a SQLAlchemy ``URL`` is taken as is.
+    Raise :class:`MigrationError` for another scheme, a malformed URL, or an in-memory SQLite
+    database (a migration run on its own connection would vanish with it).
     """
-    if isinstance(database, str):
-        url = _parse(database)
-    elif isinstance(database, URL):
+    if isinstance(database, URL):
         url = database
-    elif hasattr(database, "to_sqlalchemy"):
-        url = database.to_sqlalchemy()
+    elif isinstance(database, Database):
+        url = database.sqlalchemy_url
     else:
-        url = database.url.to_sqlalchemy()
-    backend, _, given_driver = url.drivername.partition("+")
-    driver = _ASYNC_DRIVERS.get(backend)
-    if driver is None or given_driver not in ("", driver):
-        supported = ", ".join(f"{name}://, {name}+{drv}://" for name, drv in _ASYNC_DRIVERS.items())
-        raise MigrationError(
-            f"unsupported database URL scheme {url.drivername!r}; supported: {supported}"
-        )
-    url = url.set(drivername=f"{backend}+{driver}")
-    if backend == "sqlite" and url.database in (None, "", ":memory:"):
+        try:
+            url = DatabaseURL(database).to_sqlalchemy()
+        except ValueError as exc:  # asyncdb's message names the supported schemes
+            raise MigrationError(str(exc)) from None
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
         raise MigrationError(
             "cannot migrate an in-memory SQLite database: migrations run on their own "
             "connection; use a file URL such as sqlite:///app.db (or create_all() in tests)"
         )
     return url
-
-
-def _parse(text: str) -> URL:
-    try:
-        return sa.make_url(text)
-    except Exception as exc:  # SQLAlchemy raises ArgumentError, ValueError, ...
-        raise MigrationError(f"invalid database URL: {exc}") from None
 
 
 def safe_url(url: URL) -> str:

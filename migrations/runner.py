@@ -19,6 +19,7 @@ from typing import TypeVar
 import sqlalchemy as sa
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -27,7 +28,14 @@ from migrations.config import safe_url
 from migrations.environment import STATE_KEY, EnvironmentState
 from migrations.errors import MigrationError
 
-__all__ = ["alembic_config", "describe", "run_offline", "run_online", "script_directory"]
+__all__ = [
+    "alembic_config",
+    "describe",
+    "run_offline",
+    "run_online",
+    "script_directory",
+    "translate_errors",
+]
 
 T = TypeVar("T")
 
@@ -71,7 +79,7 @@ def describe(exc: BaseException) -> str:
         # SQLAlchemy's asyncpg adapter renders "<class 'asyncpg.exceptions.X'>: message".
         text = re.sub(r"^<class '(?:\w+\.)*(\w+)'>:", r"\1:", str(exc.orig))
         text = text or type(exc.orig).__name__
-    elif isinstance(exc, CommandError):
+    elif isinstance(exc, CommandError | RevisionError):
         text = str(exc)
     else:
         text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -112,7 +120,7 @@ def translate_errors(tracker: _StepTracker | None = None, backend: str = "") -> 
         yield
     except MigrationError:
         raise
-    except CommandError as exc:
+    except (CommandError, RevisionError) as exc:
         raise MigrationError(describe(exc)) from exc
     except sa.exc.DBAPIError as exc:
         message = describe(exc)

@@ -88,7 +88,11 @@ class Project:
 
     def make(self, *args: str) -> Path:
         """Run ``makemigrations ARGS``; return the path of the revision it wrote."""
-        result = self.cli("makemigrations", *args)
+        return self.created(self.cli("makemigrations", *args))
+
+    @staticmethod
+    def created(result: subprocess.CompletedProcess[str]) -> Path:
+        """The revision file a ``makemigrations`` run reports on stdout."""
         created = [line for line in result.stdout.splitlines() if line.startswith("Created ")]
         assert len(created) == 1, result.stdout
         return Path(created[0].removeprefix("Created ").partition(":")[0])

@@ -1,0 +1,93 @@
+"""The programmatic API, awaited inside the test's running event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import sqlalchemy as sa
+
+import migrations
+from asyncdb import Database
+from migrations import MigrationError, SchemaDiffers
+
+
+def _models(*, with_email: bool = False) -> SimpleNamespace:
+    """A stand-in for an ``orm.ModelRegistry``: only its ``metadata`` matters here."""
+    metadata = sa.MetaData(naming_convention={"pk": "pk_%(table_name)s"})
+    columns = [sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String(80))]
+    if with_email:
+        columns.append(sa.Column("email", sa.String(120), nullable=True))
+    sa.Table("members", metadata, *columns)
+    return SimpleNamespace(metadata=metadata)
+
+
+async def test_the_whole_api_inside_a_running_loop(migration_url: str, tmp_path: Path) -> None:
+    asyncio.get_running_loop()  # we are inside one, as an app's startup code would be
+    directory = migrations.init(tmp_path / "db_migrations")
+    models = _models()
+    first = await migrations.makemigrations(migration_url, models, directory, message="members")
+    assert first is not None and first.parent == directory / "versions"
+
+    database = Database(migration_url)
+    await database.connect()
+    try:
+        applied = await migrations.migrate(database, models, directory)
+        assert [(a.message, a.upgrade) for a in applied] == [("members", True)]
+        await database.execute("INSERT INTO members (name) VALUES ('Ann')")
+        assert await migrations.migrate(database, models, directory) == []
+        assert await migrations.makemigrations(database, models, directory, message="x") is None
+        await migrations.check(database.url, models, directory)
+
+        changed = _models(with_email=True)
+        with pytest.raises(SchemaDiffers) as failure:
+            await migrations.check(migration_url, changed, directory)
+        assert failure.value.diffs == ["add column 'members.email'"]
+        second = await migrations.makemigrations(migration_url, changed, directory, message="email")
+        assert second is not None
+        statuses = await migrations.showmigrations(migration_url, directory)
+        assert [(s.message, s.applied, s.head) for s in statuses] == [
+            ("members", True, False),
+            ("email", False, True),
+        ]
+        sql = migrations.sqlmigrate(migration_url, directory, revision="head")
+        assert "ADD COLUMN email" in sql or "ADD email" in sql  # batch on SQLite
+        await migrations.migrate(migration_url, changed, directory)
+        assert await database.fetch_val("SELECT name FROM members") == "Ann"
+
+        reverted = await migrations.downgrade(migration_url, None, directory, revision="base")
+        assert [r.message for r in reverted] == ["email", "members"]
+        assert all(not r.upgrade for r in reverted)
+    finally:
+        await database.disconnect()
+
+
+async def test_an_empty_revision_for_a_data_migration(migration_url: str, tmp_path: Path) -> None:
+    directory = migrations.init(tmp_path / "db_migrations")
+    models = _models()
+    await migrations.makemigrations(migration_url, models, directory, message="members")
+    path = await migrations.makemigrations(
+        migration_url, None, directory, message="fill names", empty=True
+    )
+    assert path is not None
+    source = path.read_text()
+    assert "def upgrade() -> None:\n    pass" in source
+    seed = "op.execute(\"INSERT INTO members (name) VALUES ('seed')\")"
+    path.write_text(
+        source.replace("def upgrade() -> None:\n    pass", f"def upgrade() -> None:\n    {seed}")
+    )
+    await migrations.migrate(migration_url, models, directory)
+    database = Database(migration_url)
+    async with database:
+        assert await database.fetch_val("SELECT name FROM members") == "seed"
+
+
+@pytest.mark.backends("sqlite")
+async def test_models_of_the_wrong_kind_are_refused(migration_url: str, tmp_path: Path) -> None:
+    directory = migrations.init(tmp_path / "db_migrations")
+    with pytest.raises(MigrationError, match="neither an orm.ModelRegistry nor a sqlalchemy"):
+        await migrations.makemigrations(migration_url, object(), directory, message="x")
+    with pytest.raises(MigrationError, match="cannot migrate an in-memory SQLite database"):
+        await migrations.migrate("sqlite:///:memory:", None, directory)

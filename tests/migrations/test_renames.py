@@ -1,0 +1,100 @@
+"""A column rename keeps its data when confirmed; otherwise the loss is announced."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+import migrations
+from migrations import Rename
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from conftest import Project
+
+PEOPLE = """
+people = sa.Table(
+    "people",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("{column}", sa.String(100), nullable=False),
+)
+"""
+
+
+async def test_rename_through_the_command_line_keeps_the_data(project: Project) -> None:
+    project.write_models(PEOPLE.format(column="fullname"))
+    project.cli("init")
+    project.cli("makemigrations", "-m", "people")
+    project.cli("migrate")
+    await project.sql("INSERT INTO people (fullname) VALUES ('Ann Lee')")
+    project.write_models(PEOPLE.format(column="name"))
+
+    # Not a terminal and no --rename: drop and add, with a warning naming the way out.
+    unconfirmed = project.cli("makemigrations", "-m", "rename")
+    assert (
+        "warning: column people.fullname is dropped: its data will be lost (if it was renamed, "
+        "run again with --rename people.fullname:name)"
+    ) in unconfirmed.stderr
+    revision = project.created(unconfirmed)
+    assert re.search(r"drop_column\((?:'people', )?'fullname'\)", revision.read_text())
+    revision.unlink()
+
+    source = project.make("-m", "rename", "--rename", "people.fullname:name").read_text()
+    assert "new_column_name='name'" in source
+    assert "drop_column" not in source
+    project.cli("migrate")
+    assert await project.sql("SELECT name FROM people") == [("Ann Lee",)]
+    project.cli("check")
+    project.cli("downgrade", "-1")
+    assert await project.sql("SELECT fullname FROM people") == [("Ann Lee",)]
+
+
+async def test_rename_that_matches_nothing_is_an_error(project: Project) -> None:
+    project.write_models(PEOPLE.format(column="fullname"))
+    project.cli("init")
+    project.cli("makemigrations", "-m", "people")
+    project.cli("migrate")
+    project.write_models(PEOPLE.format(column="name"))
+    line = project.fail("makemigrations", "-m", "x", "--rename", "people.nickname:name")
+    assert line == "error: --rename people.nickname:name: table 'people' loses no column 'nickname'"
+    line = project.fail("makemigrations", "-m", "x", "--rename", "people.fullname:alias")
+    assert line == "error: --rename people.fullname:alias: table 'people' gains no column 'alias'"
+    line = project.fail("makemigrations", "-m", "x", "--rename", "nonsense")
+    assert "must look like 'table.old_column:new_column'" in line
+    assert len(project.revisions()) == 1
+
+
+def _people(column: str, length: int = 100) -> sa.MetaData:
+    metadata = sa.MetaData()
+    sa.Table(
+        "people",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column(column, sa.String(length), nullable=False),
+        sa.Column("age", sa.Integer, nullable=True),
+    )
+    return metadata
+
+
+async def test_interactive_answer_through_the_api(migration_url: str, tmp_path: Path) -> None:
+    directory = migrations.init(tmp_path / "db_migrations")
+    await migrations.makemigrations(migration_url, _people("fullname"), directory, message="a")
+    await migrations.migrate(migration_url, None, directory)
+    asked: list[Rename] = []
+
+    def ask(rename: Rename) -> bool:
+        asked.append(rename)
+        return True
+
+    # The column also gets longer: the rename carries the type change along.
+    path = await migrations.makemigrations(
+        migration_url, _people("name", 200), directory, message="b", ask=ask
+    )
+    assert asked == [Rename("people", "fullname", "name")]  # "age" is untouched: not asked
+    assert path is not None and "new_column_name='name'" in path.read_text()
+    await migrations.migrate(migration_url, None, directory)
+    await migrations.check(migration_url, _people("name", 200), directory)
