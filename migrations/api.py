@@ -33,7 +33,7 @@ from migrations.config import (
 from migrations.diffs import describe_diff
 from migrations.environment import AppliedRevision, EnvironmentState
 from migrations.errors import MigrationError, SchemaDiffers
-from migrations.renames import AskRename, Rename, data_loss_warnings
+from migrations.renames import AskRename, Rename
 from migrations.rewrite import rewrite_script
 from migrations.runner import (
     alembic_config,
@@ -142,11 +142,8 @@ async def makemigrations(
 
     def rewrite(context: MigrationContext, revision: Any, directives: list[Any]) -> None:
         script: ops.MigrationScript = directives[0]
-        if not rewrite_script(script, context, confirmed, ask):
+        if not rewrite_script(script, context, confirmed, ask, log.warning):
             directives[:] = []
-            return
-        for warning in data_loss_warnings(script):
-            log.warning(warning)
 
     result = await _compare(
         state,

@@ -20,6 +20,7 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from alembic.runtime.migration import MigrationContext, MigrationInfo
 from alembic.util import CommandError
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, Connection
 
 __all__ = ["STATE_KEY", "AppliedRevision", "EnvironmentState", "render_item", "run_environment"]
@@ -60,15 +61,24 @@ class EnvironmentState:
 
 
 def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
-    """Add the import for a type that lives outside SQLAlchemy (an orm field type).
+    """Render types so that the revision imports everything it names.
 
-    Alembic renders such a type as ``its.module.TypeName(...)`` but does not import the module;
-    this hook adds ``import its.module`` to the revision. Rendering itself stays Alembic's.
+    A type from outside SQLAlchemy (an orm field type) is rendered by Alembic as
+    ``its.module.TypeName(...)``; this hook adds ``import its.module``. PostgreSQL's JSON/JSONB
+    (a ``with_variant`` of the orm's JSON field) is rendered here because Alembic renders its
+    ``astext_type`` as a bare ``Text()`` unless the revision is generated against PostgreSQL.
+    Everything else is left to Alembic.
     """
-    if type_ == "type" and isinstance(obj, sa.types.TypeEngine):
-        module = type(obj).__module__
-        if not module.startswith("sqlalchemy") and autogen_context.imports is not None:
-            autogen_context.imports.add(f"import {module}")
+    if type_ != "type" or not isinstance(obj, sa.types.TypeEngine):
+        return False
+    imports = autogen_context.imports if autogen_context.imports is not None else set()
+    if isinstance(obj, postgresql.JSON):
+        imports.add("from sqlalchemy.dialects import postgresql")
+        arguments = ["none_as_null=True"] if obj.none_as_null else []
+        return f"postgresql.{type(obj).__name__}({', '.join(arguments)})"
+    module = type(obj).__module__
+    if not module.startswith("sqlalchemy"):
+        imports.add(f"import {module}")
     return False
 
 

@@ -1,21 +1,96 @@
 """The changes we make to what Alembic's autogenerate produced, before the file is written.
 
-In order: confirmed renames (:mod:`migrations.renames`); no index drops for tables that are
-dropped anyway (MySQL refuses to drop an index a foreign key still needs, and the table drop
-takes its indexes with it); named enum types created and dropped (:mod:`migrations.enums`).
+In order: confirmed renames (:mod:`migrations.renames`); a new NOT NULL column with a scalar
+default is added with that default on the server, which is dropped right after, so the existing
+rows get the value (the Django way); no index drops for tables that are dropped anyway (MySQL
+refuses to drop an index a foreign key still needs, and the table drop takes its indexes with
+it); named enum types created and dropped (:mod:`migrations.enums`). Warnings name every table
+or column that is dropped and every NOT NULL column that existing rows cannot fill.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import decimal
+import enum
+from collections.abc import Callable, Sequence
+from typing import Any
 
+import sqlalchemy as sa
 from alembic.operations import ops
 from alembic.runtime.migration import MigrationContext
 
 from migrations.enums import add_enum_operations
-from migrations.renames import AskRename, Rename, apply_renames
+from migrations.renames import AskRename, Rename, apply_renames, data_loss_warnings
 
-__all__ = ["drop_index_drops_of_dropped_tables", "rewrite_script"]
+__all__ = ["backfill_new_columns", "drop_index_drops_of_dropped_tables", "rewrite_script"]
+
+
+def _server_literal(value: Any) -> str | None:
+    """``value`` as a server default that means the same on every backend, or None."""
+    if isinstance(value, bool):
+        return "1" if value else "0"  # PostgreSQL's boolean input accepts '1' and '0' too
+    if isinstance(value, int | float | decimal.Decimal | str):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.name  # orm.Enum stores member names
+    return None
+
+
+def backfill_new_columns(container: ops.OpContainer, warn: Callable[[str], None]) -> None:
+    """Give each new NOT NULL column its scalar default for the rows already there, in place.
+
+    The column is added with ``server_default=<default>`` and an ``alter_column`` right after
+    drops that server default again, so the schema ends up exactly as the models declare it.
+    Warn about a new NOT NULL column without a usable default: the upgrade fails on a table
+    that has rows.
+    """
+    result: list[ops.MigrateOperation] = []
+    for table in container.ops:
+        result.append(table)
+        if not isinstance(table, ops.ModifyTableOps):
+            continue
+        drop_defaults: list[ops.MigrateOperation] = []
+        for index, op in enumerate(table.ops):
+            if not isinstance(op, ops.AddColumnOp):
+                continue
+            column = op.column
+            if column.nullable or column.server_default is not None or column.primary_key:
+                continue
+            default = column.default
+            literal = None
+            if isinstance(default, sa.ColumnDefault) and default.is_scalar:
+                literal = _server_literal(default.arg)
+            if literal is None:
+                warn(
+                    f"column {table.table_name}.{column.name} is added NOT NULL without a "
+                    f"default: the upgrade fails if {table.table_name} has rows (give the field "
+                    "a default, or allow null)"
+                )
+                continue
+            filled = sa.Column(
+                column.name,
+                column.type,
+                nullable=False,
+                server_default=literal,
+                comment=column.comment,
+            )
+            table.ops[index] = ops.AddColumnOp(table.table_name, filled, schema=table.schema)
+            drop_defaults.append(
+                ops.AlterColumnOp(
+                    table.table_name,
+                    column.name,
+                    schema=table.schema,
+                    existing_type=column.type,
+                    existing_nullable=False,
+                    existing_server_default=literal,
+                    modify_server_default=None,
+                )
+            )
+        if drop_defaults:
+            # A block of its own: SQLite's batch mode applies one block as one table copy, so
+            # the default must be gone only after the copy that filled the rows.
+            result.append(ops.ModifyTableOps(table.table_name, drop_defaults, schema=table.schema))
+    container.ops[:] = result
 
 
 def drop_index_drops_of_dropped_tables(container: ops.OpContainer) -> None:
@@ -43,11 +118,19 @@ def rewrite_script(
     context: MigrationContext,
     renames: Sequence[Rename] = (),
     ask: AskRename | None = None,
+    warn: Callable[[str], None] = lambda message: None,
 ) -> bool:
-    """Rewrite ``script`` in place; return False when it has nothing to do (no changes)."""
+    """Rewrite ``script`` in place; return False when it has nothing to do (no changes).
+
+    ``warn`` receives one message per dropped table or column and per NOT NULL column that
+    existing rows cannot fill.
+    """
     apply_renames(script, context, renames, ask)
     if script.upgrade_ops is None or script.upgrade_ops.is_empty():
         return False
+    for message in data_loss_warnings(script):
+        warn(message)
+    backfill_new_columns(script.upgrade_ops, warn)
     for container in (script.upgrade_ops, script.downgrade_ops):
         if container is not None:
             drop_index_drops_of_dropped_tables(container)

@@ -134,8 +134,11 @@ def translate_errors(tracker: _StepTracker | None = None, backend: str = "") -> 
                     " revision before the failing one stay applied)"
                 )
         raise MigrationError(message) from exc
-    except sa.exc.SQLAlchemyError as exc:
-        raise MigrationError(describe(exc)) from exc
+    except Exception as exc:  # e.g. a revision file that fails to import or run
+        message = describe(exc)
+        if tracker is not None and tracker.step is not None:
+            message = f"revision step '{tracker.step}' failed: {message}"
+        raise MigrationError(message) from exc
 
 
 def run_offline(work: Callable[[], T]) -> T:

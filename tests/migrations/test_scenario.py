@@ -17,7 +17,8 @@ authors = sa.Table(
 )
 """
 
-# Changes: a field with a server default, an index, a nullable column, a longer String, a model
+# Changes: a field with a server default, two NOT NULL fields with (Python-side) defaults that
+# the existing rows must get, an index, a nullable column, a longer String, a model
 # with a foreign key (ON DELETE CASCADE), a named enum and a custom type, a many-to-many table.
 MODELS_V2 = """
 import app_types
@@ -29,6 +30,8 @@ authors = sa.Table(
     sa.Column("name", sa.String(100), nullable=False, unique=True),
     sa.Column("bio", sa.Text, nullable=True),
     sa.Column("rating", sa.Integer, nullable=False, server_default=sa.text("0"), index=True),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("nickname", sa.String(30), nullable=False, default="anon"),
 )
 books = sa.Table(
     "books",
@@ -103,8 +106,10 @@ async def test_everyday_loop(project: Project) -> None:
     ):
         assert expected in source, expected
     project.cli("migrate")
-    rows = await project.sql("SELECT name, bio, rating FROM authors ORDER BY name")
-    assert rows == [("Ann", "x", 0), ("Bob", "y", 0)]
+    rows = await project.sql(
+        "SELECT name, bio, rating, active, nickname FROM authors ORDER BY name"
+    )
+    assert rows == [("Ann", "x", 0, True, "anon"), ("Bob", "y", 0, True, "anon")]
     await project.sql(
         "INSERT INTO books (title, status, author_id, price) VALUES ('T', 'draft', 1, 9.5)"
     )
