@@ -46,11 +46,17 @@ from orm.fields import (
 )
 from orm.manager import Manager
 from orm.models import Model
+from orm.prefetch import Prefetch
 from orm.queryset import QuerySet
 from orm.registry import ModelRegistry
+from orm.related import RelatedManager
+from orm.relations import CASCADE, RESTRICT, SET_NULL, ForeignKey, ManyToMany, OneToOne
 
 __all__ = [
+    "CASCADE",
     "JSON",
+    "RESTRICT",
+    "SET_NULL",
     "UUID",
     "Avg",
     "BigInteger",
@@ -66,8 +72,10 @@ __all__ = [
     "FieldError",
     "FieldNotLoaded",
     "Float",
+    "ForeignKey",
     "Integer",
     "Manager",
+    "ManyToMany",
     "Max",
     "Min",
     "Model",
@@ -75,9 +83,12 @@ __all__ = [
     "MultipleMatches",
     "NoMatch",
     "ORMError",
+    "OneToOne",
     "OrderBy",
+    "Prefetch",
     "Q",
     "QuerySet",
+    "RelatedManager",
     "RelationNotLoaded",
     "SmallInteger",
     "String",

@@ -31,7 +31,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.types import TypeEngine
 
 from orm import types as db_types
-from orm.exceptions import FieldNotLoaded, ValidationError
+from orm.exceptions import FieldNotLoaded, RelationNotLoaded, ValidationError
 
 if TYPE_CHECKING:
     from orm.models import Model
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "JSON",
     "NOT_PROVIDED",
+    "REFERENCE",
     "UUID",
     "BigInteger",
     "Binary",
@@ -67,6 +68,9 @@ class _NotProvided:
 
 
 NOT_PROVIDED: Any = _NotProvided()
+
+#: ``__dict__`` key of a reference instance (only its key is known): (owner model, relation).
+REFERENCE = "__orm_reference__"
 
 
 class FieldOptions(TypedDict, total=False):
@@ -204,6 +208,14 @@ class Field(Generic[_T]):
         if instance is None:
             return self
         # Only reached when the value is missing from the instance __dict__.
+        reference = instance.__dict__.get(REFERENCE)
+        if reference is not None:
+            owner_name, relation = reference
+            raise RelationNotLoaded(
+                f"{owner_name}.{relation} is not loaded. Use "
+                f"{owner_name}.objects.select_related({relation!r}), or await "
+                f"{owner_name.lower()}.{relation}.load()."
+            )
         model = type(instance).__name__
         raise FieldNotLoaded(
             f"{model}.{self.name} was not loaded (left out by only()/defer()); "

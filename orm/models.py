@@ -163,6 +163,12 @@ class Model(metaclass=ModelMeta):
             else:
                 state[field.attname] = field.get_default()
         if values:
+            for name in values:
+                if name in meta.fields:
+                    raise FieldError(
+                        f"{meta.name}.{name} is many-to-many: save the {meta.name}, then "
+                        f"await obj.{name}.add(...)"
+                    )
             unknown = ", ".join(sorted(values))
             raise FieldError(
                 f"{meta.name}() got unknown field(s) {unknown}. "

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from orm.exceptions import FieldError, NoMatch
+from orm.fields import REFERENCE
 
 if TYPE_CHECKING:
     from asyncdb import Database
@@ -106,6 +107,7 @@ async def reload(obj: Model) -> None:
     if row is None:
         raise NoMatch(f"{meta.name} with {meta.pk.name}={obj.pk!r} no longer exists")
     obj.__dict__.update(zip(meta.attnames, row, strict=True))
+    obj.__dict__.pop(REFERENCE, None)
 
 
 def _batch_size(db: Database, columns: int, requested: int | None) -> int:

@@ -39,6 +39,7 @@ class ModelRegistry:
         # Callbacks that finish a relation once its target model is registered; each returns
         # True when it could run.
         self._pending: list[tuple[str, Callable[[], bool]]] = []
+        self._resolving = False
 
     def __repr__(self) -> str:
         return f"<ModelRegistry models={sorted(self.models)}>"
@@ -61,13 +62,19 @@ class ModelRegistry:
             self._pending.append((description, callback))
 
     def resolve_pending(self) -> None:
-        progress = True
-        while progress and self._pending:
-            progress = False
-            for item in list(self._pending):
-                if item[1]():
-                    self._pending.remove(item)
-                    progress = True
+        if self._resolving:
+            return  # a model defined while resolving (an automatic link table) waits its turn
+        self._resolving = True
+        try:
+            progress = True
+            while progress and self._pending:
+                progress = False
+                for item in list(self._pending):
+                    if item in self._pending and item[1]():
+                        self._pending.remove(item)
+                        progress = True
+        finally:
+            self._resolving = False
 
     def check(self) -> None:
         """Raise if any relation still points at a model that was never defined."""

@@ -220,7 +220,7 @@ def compile_select(state: QueryState, *, reverse: bool = False) -> Compiled:
         if aggregate:
             group_by = plain
         hydrator = Hydrator.for_values(state.mode, list(names), converters)
-    statement = sa.select(*columns).select_from(resolver.from_clause())
+    statement = sa.select(*columns)
     where, having = compile_where(state, resolver)
     if where:
         statement = statement.where(*where)
@@ -237,6 +237,8 @@ def compile_select(state: QueryState, *, reverse: bool = False) -> Compiled:
         statement = statement.limit(state.limit)
     if state.offset is not None:
         statement = statement.offset(state.offset)
+    # Last: conditions and ordering above may have added JOINs.
+    statement = statement.select_from(resolver.from_clause())
     if state.for_update is not None:
         nowait, skip_locked = state.for_update
         statement = statement.with_for_update(
@@ -331,11 +333,12 @@ def _simple_where(state: QueryState) -> tuple[Resolver, list[ColumnElement[bool]
 
 def compile_update(state: QueryState, values: dict[str, Any]) -> sa.Update:
     """UPDATE ... SET values (field attname → value or Expression) WHERE the filters."""
-    resolver, where = _simple_where(state)
+    _, where = _simple_where(state)
     table = state.model.table
     assignments: dict[Any, Any] = {}
     for attname, value in values.items():
         if isinstance(value, Expression):
+            resolver = Resolver(state.model)
             value = value.resolve(resolver)
             if resolver.joins:
                 raise FieldError("update() expressions cannot follow relations")

@@ -55,6 +55,7 @@ class Resolver:
         self.annotations = annotations or {}
         self.joins: dict[tuple[str, ...], tuple[FromClause, type[Model]]] = {}
         self._from: FromClause = self.root
+        self._aliases = 0
         #: True once a reverse or many-to-many join was added (rows may repeat).
         self.multi_valued = False
 
@@ -73,7 +74,8 @@ class Resolver:
             raise model._meta.unknown(path[-1], purpose="relation")
         alias: FromClause = parent
         for table, from_attname, to_attname in relation.join_steps():
-            target = table.alias(f"{SEP.join(path)}_{len(self.joins)}"[-60:])
+            self._aliases += 1
+            target = table.alias(f"{SEP.join(path)}_{self._aliases}"[-60:])
             self._from = self._from.outerjoin(target, alias.c[from_attname] == target.c[to_attname])
             alias = target
         self.multi_valued = self.multi_valued or relation.multi_valued
