@@ -265,7 +265,15 @@ def sqlmigrate(
             config, f"{start}:{script.revision}" if start else script.revision, sql=True
         )
 
-    run_offline(render)
+    try:
+        run_offline(render)
+    except MigrationError as exc:
+        if "cannot proceed in --sql mode" in str(exc):
+            raise MigrationError(
+                f"sqlmigrate cannot show revision {revision} for SQLite: its batch-mode steps "
+                "copy tables and need the live database (migrate runs it fine)"
+            ) from exc
+        raise
     return buffer.getvalue()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -39,8 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     for action in common._actions:
         after.add_argument(*action.option_strings, default=argparse.SUPPRESS, help=action.help)
 
+    # "python -m migrations" or the console script's own name.
+    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    prog = "python -m migrations" if script in ("", "__main__.py", "-c") else script
     parser = _Parser(
-        prog="python -m migrations",
+        prog=prog,
         description="Django-style schema migrations over Alembic.",
         parents=[common],
     )

@@ -115,8 +115,9 @@ def run_environment(**overrides: Any) -> None:
         "render_item": render_item,
         "include_object": _excluder(state.exclude_tables),
         "transaction_per_migration": True,
-        "on_version_apply": state.record,
     }
+    if not context.is_offline_mode():
+        options["on_version_apply"] = state.record
     options.update(overrides)
     if context.is_offline_mode():
         context.configure(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -167,3 +168,25 @@ def test_command_line_in_a_real_process(project: Project) -> None:
     assert line.startswith("error: cannot import 'missing_module'")
     shutil.rmtree(project.path / "db_migrations")
     assert project.fail("showmigrations").startswith("error: no migrations folder at")
+
+
+def test_sqlmigrate_runs_nothing(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    models = _models(workdir)
+    ok(capsys, "init")
+    ok(capsys, "--models", models, "makemigrations", "-m", "things")
+    # Offline: the dialect comes from the URL, the server is never contacted.
+    out = ok(capsys, "--url", "postgresql://nobody:pw@127.0.0.1:1/none", "sqlmigrate", "head")
+    assert "CREATE TABLE things" in out
+    assert "Applied" not in out
+    ok(capsys, "migrate")
+    # Changing a column's type needs SQLite's batch mode, which needs the live table.
+    module = workdir / f"{models.partition(':')[0]}.py"
+    module.write_text(
+        MODELS.replace("sa.Integer, primary_key=True", "sa.BigInteger, primary_key=True")
+    )
+    monkeypatch.delitem(sys.modules, module.stem)  # import the changed models afresh
+    ok(capsys, "--models", models, "makemigrations", "-m", "bigger")
+    line = one_line(capsys, "sqlmigrate", "head")
+    assert line.startswith("error: sqlmigrate cannot show revision head for SQLite")
