@@ -1,9 +1,11 @@
 """``python -m benchmarks`` (``make bench``): the asyncdb benchmarks, then the ORM ones.
 
-The ORM benchmarks live in ``benchmarks/bench_orm.py`` (written separately); when that module
-exists and imports, its ``main()`` (or ``run()``) is called after the asyncdb workloads, and
-awaited if it returns a coroutine. Missed targets are reported; ``--strict`` also makes the
-exit status non-zero.
+The ORM benchmarks live in ``benchmarks/bench_orm.py`` (written separately). When that module
+exists and imports, it runs after the asyncdb workloads: ``await run(report, settings)`` when it
+has that coroutine (its tables then join this report, its targets the summary), otherwise its
+``main()`` (or ``run()``), awaited if it returns a coroutine. Missed targets are reported;
+``--strict`` also makes the exit status 1. A crash of the ORM module is reported and exits 1
+after the asyncdb results are out.
 """
 
 from __future__ import annotations
@@ -18,12 +20,16 @@ import time
 import traceback
 from dataclasses import replace
 from pathlib import Path
+from types import ModuleType
 
 import asyncpg
 import sqlalchemy
 
 from . import bench_asyncdb
 from .common import Settings
+from .harness import Report
+
+WORKLOADS = ("fetch_one", "fetch_all", "execute_many", "gateway", "sqlite", "mysql", "orm")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -41,30 +47,56 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="WORD",
-        help="run only workloads whose name contains WORD (fetch_one, fetch_all, execute_many, "
-        "gateway, sqlite, mysql, orm); repeatable",
+        help=f"run only workloads whose name contains WORD ({', '.join(WORKLOADS)}); repeatable",
     )
     parser.add_argument("--output", type=Path, help="also write the Markdown report to a file")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     return parser.parse_args(argv)
 
 
-def _run_orm() -> None:
-    """Run ``benchmarks.bench_orm`` when it exists and imports."""
+def _header(settings: Settings) -> str:
+    return (
+        f"# asyncdb benchmarks\n\nPython {platform.python_version()} on {platform.machine()} "
+        f"({platform.system()}), asyncpg {asyncpg.__version__}, SQLAlchemy "
+        f"{sqlalchemy.__version__}; {settings.rounds} interleaved rounds per workload "
+        f"({settings.execute_many_rounds} for execute_many, {settings.gateway_rounds} for the "
+        "gateway); times are medians over rounds; spread = ± half the interquartile range of the "
+        "rounds, relative to the median; ratios are medians of per-round ratios (range over "
+        "rounds in brackets); CPU = this client process's CPU time (`time.process_time`, user + "
+        "system) per operation.\n"
+    )
+
+
+def _load_orm(report: Report) -> ModuleType | None:
+    """``benchmarks.bench_orm`` if it exists and imports, else None (with a note)."""
     if not (Path(__file__).parent / "bench_orm.py").exists():
-        print("## orm\n\nskipped: benchmarks/bench_orm.py does not exist yet\n")
-        return
+        report.add("## orm\n\nskipped: benchmarks/bench_orm.py does not exist yet\n")
+        return None
     try:
-        module = importlib.import_module("benchmarks.bench_orm")
+        return importlib.import_module("benchmarks.bench_orm")
     except Exception:
-        print("## orm\n\nskipped: benchmarks/bench_orm.py failed to import:\n")
-        print("```\n" + traceback.format_exc() + "```\n")
+        report.add(
+            "## orm\n\nskipped: benchmarks/bench_orm.py failed to import:\n\n```\n"
+            + traceback.format_exc()
+            + "```\n"
+        )
+        return None
+
+
+def _run_orm(report: Report, settings: Settings) -> None:
+    module = _load_orm(report)
+    if module is None:
         return
-    entry = getattr(module, "main", None) or getattr(module, "run", None)
+    run = getattr(module, "run", None)
+    if inspect.iscoroutinefunction(run) and len(inspect.signature(run).parameters) >= 2:
+        asyncio.run(run(report, settings))
+        return
+    entry = getattr(module, "main", None) or run
     if entry is None:
-        print("## orm\n\nskipped: benchmarks/bench_orm.py has no main() or run()\n")
+        report.add("## orm\n\nskipped: benchmarks/bench_orm.py has no main() or run()\n")
         return
-    result = entry()
+    # Never let it parse this command line: give it an empty one when it takes one.
+    result = entry([]) if inspect.signature(entry).parameters else entry()
     if inspect.iscoroutine(result):
         asyncio.run(result)
 
@@ -78,31 +110,25 @@ def main(argv: list[str] | None = None) -> int:
             settings, rounds=rounds, execute_many_rounds=rounds, gateway_rounds=rounds
         )
     started = time.perf_counter()
-    header = (
-        f"# asyncdb benchmarks\n\nPython {platform.python_version()} on {platform.machine()} "
-        f"({platform.system()}), asyncpg {asyncpg.__version__}, SQLAlchemy "
-        f"{sqlalchemy.__version__}; {settings.rounds} interleaved rounds per workload "
-        f"({settings.execute_many_rounds} for execute_many, {settings.gateway_rounds} for the "
-        "gateway); "
-        "times are medians over rounds; spread = ± half the interquartile range of the rounds, "
-        "relative to the median; ratios are medians of per-round ratios (range over rounds in "
-        "brackets); CPU = this client process's CPU time (`time.process_time`, user + "
-        "system) per operation.\n"
-    )
-    print(header)
+    report = Report()
+    report.add(_header(settings))
     only = [word for word in args.only if word != "orm"]
-    report = None
+    status = 0
     if not args.only or only:
-        report = bench_asyncdb.run(settings, only)
-        report.add(report.summary())
+        asyncio.run(bench_asyncdb.run(report, settings, only))
     if not args.only or "orm" in args.only:
-        _run_orm()
-    print(f"total time: {time.perf_counter() - started:.0f} s")
-    if args.output is not None and report is not None:
-        args.output.write_text(header + "\n" + "\n".join(report.sections))
-    if args.strict and report is not None and not report.all_met:
-        return 1
-    return 0
+        try:
+            _run_orm(report, settings)
+        except Exception:
+            report.add("## orm\n\nfailed:\n\n```\n" + traceback.format_exc() + "```\n")
+            status = 1
+    report.add(report.summary())
+    report.add(f"total time: {time.perf_counter() - started:.0f} s\n")
+    if args.output is not None:
+        args.output.write_text("\n".join(report.sections))
+    if args.strict and not report.all_met:
+        status = 1
+    return status
 
 
 if __name__ == "__main__":
