@@ -10,6 +10,7 @@ same concurrency rules as a file database.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sqlite3
 import tempfile
@@ -227,11 +228,15 @@ class SQLiteBackend(Backend):
         return proc
 
     async def connect(self) -> RawConnection:
+        raw = aiosqlite.connect(
+            self._path, isolation_level=None, check_same_thread=False, timeout=self._timeout
+        )
         try:
-            raw = await aiosqlite.connect(
-                self._path, isolation_level=None, check_same_thread=False, timeout=self._timeout
-            )
+            await raw
         except Exception as exc:
+            # aiosqlite stops its worker thread on a failed open without waiting for it; wait
+            # here, or the thread may report to an event loop that has closed meanwhile.
+            await asyncio.to_thread(raw._thread.join, 5)
             raise OperationalError(f"cannot open {self.describe()}: {exc}") from exc
         conn = SQLiteConnection(self, raw)
         try:
