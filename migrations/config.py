@@ -7,16 +7,13 @@ directory, then the defaults (folder ``db_migrations``).
 
 from __future__ import annotations
 
-import importlib
 import os
-import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from asyncdb import Database, DatabaseURL
@@ -25,10 +22,8 @@ from migrations.errors import MigrationError
 __all__ = [
     "DEFAULT_DIRECTORY",
     "DatabaseTarget",
-    "ModelsTarget",
     "Settings",
     "load_settings",
-    "resolve_metadata",
     "safe_url",
     "sqlalchemy_url",
 ]
@@ -44,11 +39,6 @@ _SETTING_KEYS = ("url", "models", "dir", "exclude_tables")
 #: an ``asyncdb.Database`` (migrations run on a short-lived connection of their own to the same
 #: database), or a SQLAlchemy ``URL``.
 DatabaseTarget = str | DatabaseURL | Database | URL
-
-#: What the API accepts as "the models": an ``orm.ModelRegistry`` (anything with a ``metadata``
-#: attribute holding a ``sqlalchemy.MetaData``), a ``MetaData``, or a ``"module:attribute"`` path
-#: naming one of those.
-ModelsTarget = str | sa.MetaData | Any
 
 
 @dataclass(frozen=True)
@@ -141,54 +131,3 @@ def sqlalchemy_url(database: DatabaseTarget) -> URL:
 def safe_url(url: URL) -> str:
     """Render ``url`` for a message: the password is always replaced by ``***``."""
     return url.render_as_string(hide_password=True)
-
-
-def resolve_metadata(models: ModelsTarget | None) -> sa.MetaData | None:
-    """Return the ``MetaData`` behind ``models`` (``None`` stays ``None``).
-
-    ``models`` is a ``MetaData``, an object whose ``metadata`` attribute is one (an
-    ``orm.ModelRegistry``), or a ``"package.module:attribute"`` path to either. A path is
-    imported with the working directory on ``sys.path``. Raise :class:`MigrationError` with one
-    line when the path is malformed, its module fails to import, or the object is neither.
-    """
-    if models is None:
-        return None
-    described = repr(models)
-    if isinstance(models, str):
-        described = models
-        models = _import_target(models)
-    if isinstance(models, sa.MetaData):
-        return models
-    metadata = getattr(models, "metadata", None)
-    if isinstance(metadata, sa.MetaData):
-        return metadata
-    raise MigrationError(
-        f"models {described} is neither an orm.ModelRegistry nor a sqlalchemy.MetaData "
-        f"(got {type(models).__name__})"
-    )
-
-
-def _import_target(path: str) -> object:
-    module_name, _, attribute = path.partition(":")
-    if not module_name or not attribute:
-        raise MigrationError(
-            f"--models {path!r} must name a module attribute as 'package.module:attribute'"
-        )
-    cwd = os.getcwd()
-    if cwd not in sys.path:
-        # The console script does not put the working directory on sys.path, python -m does.
-        sys.path.insert(0, cwd)
-    try:
-        target: object = importlib.import_module(module_name)
-    except Exception as exc:  # the user's module may fail in any way while importing
-        raise MigrationError(
-            f"cannot import {module_name!r} (from --models {path!r}): {type(exc).__name__}: {exc}"
-        ) from None
-    for name in attribute.split("."):
-        try:
-            target = getattr(target, name)
-        except AttributeError:
-            raise MigrationError(
-                f"--models {path!r}: {module_name!r} has no attribute {attribute!r}"
-            ) from None
-    return target

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import decimal
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,10 +36,16 @@ def _server_literal(value: Any) -> str | None:
     return None
 
 
-def backfill_new_columns(container: ops.OpContainer, warn: Callable[[str], None]) -> None:
+def backfill_new_columns(
+    container: ops.OpContainer,
+    defaults: Mapping[tuple[str, str], Any],
+    warn: Callable[[str], None],
+) -> None:
     """Give each new NOT NULL column its scalar default for the rows already there, in place.
 
-    The column is added with ``server_default=<default>`` and an ``alter_column`` right after
+    The default is the column's own (``Column(default=0)``) or, for orm fields, the one in
+    ``defaults`` (``(table, column) -> value``). The column is added with
+    ``server_default=<default>`` and an ``alter_column`` right after
     drops that server default again, so the schema ends up exactly as the models declare it.
     Warn about a new NOT NULL column without a usable default: the upgrade fails on a table
     that has rows.
@@ -60,6 +66,8 @@ def backfill_new_columns(container: ops.OpContainer, warn: Callable[[str], None]
             literal = None
             if isinstance(default, sa.ColumnDefault) and default.is_scalar:
                 literal = _server_literal(default.arg)
+            elif (table.table_name, column.name) in defaults:
+                literal = _server_literal(defaults[(table.table_name, column.name)])
             if literal is None:
                 warn(
                     f"column {table.table_name}.{column.name} is added NOT NULL without a "
@@ -118,19 +126,20 @@ def rewrite_script(
     context: MigrationContext,
     renames: Sequence[Rename] = (),
     ask: AskRename | None = None,
+    defaults: Mapping[tuple[str, str], Any] | None = None,
     warn: Callable[[str], None] = lambda message: None,
 ) -> bool:
     """Rewrite ``script`` in place; return False when it has nothing to do (no changes).
 
-    ``warn`` receives one message per dropped table or column and per NOT NULL column that
-    existing rows cannot fill.
+    ``defaults`` are the orm fields' constant defaults by ``(table, column)``. ``warn`` receives
+    one message per dropped table or column and per NOT NULL column existing rows cannot fill.
     """
     apply_renames(script, context, renames, ask)
     if script.upgrade_ops is None or script.upgrade_ops.is_empty():
         return False
     for message in data_loss_warnings(script):
         warn(message)
-    backfill_new_columns(script.upgrade_ops, warn)
+    backfill_new_columns(script.upgrade_ops, defaults or {}, warn)
     for container in (script.upgrade_ops, script.downgrade_ops):
         if container is not None:
             drop_index_drops_of_dropped_tables(container)

@@ -160,6 +160,7 @@ async def test_failing_revision_names_its_step(migration_url: str, tmp_path: Pat
             assert await database.fetch_val("SELECT to_regclass('early')") is None
 
 
+@pytest.mark.backends("sqlite")
 def test_command_line_in_a_real_process(project: Project) -> None:
     """The same one-line promise holds for the real ``python -m migrations`` process."""
     project.write_models("")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+import pytest
 import sqlalchemy as sa
 
 import migrations
@@ -53,6 +54,7 @@ async def test_rename_through_the_command_line_keeps_the_data(project: Project) 
     assert await project.sql("SELECT fullname FROM people") == [("Ann Lee",)]
 
 
+@pytest.mark.backends("sqlite")  # argument checking: the same on every backend
 async def test_rename_that_matches_nothing_is_an_error(project: Project) -> None:
     project.write_models(PEOPLE.format(column="fullname"))
     project.cli("init")
