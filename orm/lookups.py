@@ -11,23 +11,31 @@ The same SQL shape is used on every backend, so results match:
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
+from sqlalchemy.types import TypeDecorator
 
 from orm.exceptions import FieldError
 
 __all__ = [
+    "LIKE_LOOKUPS",
     "LOOKUPS",
     "TEXT_LOOKUPS",
     "CaseSensitiveLike",
-    "build_lookup",
+    "LikePattern",
+    "bind_type",
     "check_value",
     "escape_like",
+    "expression_condition",
+    "lookup_condition",
+    "lookup_params",
 ]
 
 ESCAPE = "/"
@@ -43,8 +51,9 @@ def escape_like(value: str) -> str:
 class CaseSensitiveLike(ColumnElement[bool]):
     """``column LIKE pattern ESCAPE '/'``, case-sensitive on every backend.
 
-    SQLite's LIKE ignores ASCII case, so there it compiles to ``GLOB`` (always case-sensitive)
-    with the GLOB-escaped pattern instead.
+    SQLite's LIKE ignores ASCII case, so there it compiles to ``GLOB`` (always case-sensitive).
+    ``pattern`` is bound with a ``LikePattern`` type, which builds the LIKE or the GLOB pattern
+    from the raw text for the dialect at hand.
     """
 
     __visit_name__ = "case_sensitive_like"
@@ -53,13 +62,29 @@ class CaseSensitiveLike(ColumnElement[bool]):
     _traverse_internals = [
         ("column", InternalTraversal.dp_clauseelement),
         ("pattern", InternalTraversal.dp_clauseelement),
-        ("glob", InternalTraversal.dp_clauseelement),
     ]
 
-    def __init__(self, column: ColumnElement[Any], like: str, glob: str) -> None:
+    def __init__(self, column: ColumnElement[Any], pattern: ColumnElement[Any]) -> None:
         self.column = column
-        self.pattern = sa.literal(like, sa.String())
-        self.glob = sa.literal(glob, sa.String())
+        self.pattern = pattern
+
+
+class LikePattern(TypeDecorator[str]):
+    """Binds raw text as a LIKE pattern (``template`` like ``"%{}%"``), or GLOB on SQLite."""
+
+    impl = sa.String
+    cache_ok = True
+
+    def __init__(self, template: str) -> None:
+        super().__init__()
+        self.template = template
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return self.template.replace("%", "*").format(_escape_glob(value))
+        return self.template.format(escape_like(value))
 
 
 @compiles(CaseSensitiveLike)
@@ -69,73 +94,95 @@ def _compile_like(element: CaseSensitiveLike, compiler: Any, **kw: Any) -> str:
 
 @compiles(CaseSensitiveLike, "sqlite")
 def _compile_glob(element: CaseSensitiveLike, compiler: Any, **kw: Any) -> str:
-    return compiler.process(element.column.op("GLOB")(element.glob), **kw)  # type: ignore[no-any-return]
+    return compiler.process(element.column.op("GLOB")(element.pattern), **kw)  # type: ignore[no-any-return]
 
 
 def _escape_glob(value: str) -> str:
     return "".join(f"[{c}]" if c in "*?[" else c for c in value)
 
 
-def _like(pattern: str, *, insensitive: bool) -> Builder:
-    def build(column: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
-        like = pattern.format(escape_like(value))
-        if insensitive:
-            bound = sa.literal(like, sa.String())
-            return sa.func.lower(column).like(sa.func.lower(bound), escape=ESCAPE)
-        glob = pattern.replace("%", "*").format(_escape_glob(value))
-        return CaseSensitiveLike(column, like, glob)
+#: LIKE lookups: (pattern with {} for the escaped value, case-insensitive?)
+LIKE_LOOKUPS: dict[str, tuple[str, bool]] = {
+    "contains": ("%{}%", False),
+    "icontains": ("%{}%", True),
+    "startswith": ("{}%", False),
+    "istartswith": ("{}%", True),
+    "endswith": ("%{}", False),
+    "iendswith": ("%{}", True),
+}
 
-    return build
+_COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
+    "exact": operator.eq,
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
+
+LOOKUPS = frozenset(
+    ["exact", "iexact", *LIKE_LOOKUPS, "in", "gt", "gte", "lt", "lte", "isnull", "range"]
+)
+
+#: Lookups whose value is text matched inside the column.
+TEXT_LOOKUPS = frozenset({"iexact", *LIKE_LOOKUPS})
 
 
-def _exact(column: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
-    if value is None:
+def lookup_params(lookup: str, value: Any) -> tuple[Any, ...]:
+    """The values to bind for a checked lookup value, in the order ``lookup_condition`` uses."""
+    if lookup in ("exact", "iexact"):
+        return () if value is None else (value,)
+    if lookup == "isnull":
+        return ()
+    if lookup == "range":
+        return tuple(value)
+    like = LIKE_LOOKUPS.get(lookup)
+    if like is not None and like[1]:
+        return (like[0].format(escape_like(value)),)
+    return (value,)  # case-sensitive LIKE: LikePattern builds the pattern
+
+
+def bind_type(lookup: str, column: ColumnElement[Any]) -> Any:
+    """The SQL type of the lookup's parameters (the column's, so its conversions apply)."""
+    like = LIKE_LOOKUPS.get(lookup)
+    if like is not None and not like[1]:
+        return LikePattern(like[0])
+    return sa.String() if lookup in TEXT_LOOKUPS else column.type
+
+
+def lookup_condition(
+    lookup: str, column: ColumnElement[Any], value: Any, binds: list[Any]
+) -> ColumnElement[bool]:
+    """The condition for ``lookup`` given the checked ``value`` and its bound parameters."""
+    if lookup == "isnull":
+        return column.is_(None) if value else column.is_not(None)
+    if value is None and lookup in ("exact", "iexact"):
         return column.is_(None)
-    condition: ColumnElement[bool] = column == value
+    if lookup == "iexact":
+        return sa.func.lower(column) == sa.func.lower(binds[0])
+    like = LIKE_LOOKUPS.get(lookup)
+    if like is not None:
+        if like[1]:
+            return sa.func.lower(column).like(sa.func.lower(binds[0]), escape=ESCAPE)
+        return CaseSensitiveLike(column, binds[0])
+    if lookup == "in":
+        return column.in_(binds[0])
+    if lookup == "range":
+        return column.between(binds[0], binds[1])
+    condition: ColumnElement[bool] = _COMPARISONS[lookup](column, binds[0])
     return condition
 
 
-def _iexact(column: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
-    if value is None:
-        return column.is_(None)
-    return sa.func.lower(column) == sa.func.lower(sa.literal(value, sa.String()))
-
-
-def _in(column: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
-    return column.in_(value)
-
-
-def _isnull(column: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
-    return column.is_(None) if value else column.is_not(None)
-
-
-def _range(column: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
-    low, high = value
-    return column.between(low, high)
-
-
-LOOKUPS: dict[str, Builder] = {
-    "exact": _exact,
-    "iexact": _iexact,
-    "contains": _like("%{}%", insensitive=False),
-    "icontains": _like("%{}%", insensitive=True),
-    "startswith": _like("{}%", insensitive=False),
-    "istartswith": _like("{}%", insensitive=True),
-    "endswith": _like("%{}", insensitive=False),
-    "iendswith": _like("%{}", insensitive=True),
-    "in": _in,
-    "gt": lambda column, value: column > value,
-    "gte": lambda column, value: column >= value,
-    "lt": lambda column, value: column < value,
-    "lte": lambda column, value: column <= value,
-    "isnull": _isnull,
-    "range": _range,
-}
-
-#: Lookups whose value is text matched inside the column.
-TEXT_LOOKUPS = frozenset(
-    {"iexact", "contains", "icontains", "startswith", "istartswith", "endswith", "iendswith"}
-)
+def expression_condition(
+    lookup: str, column: ColumnElement[Any], expression: ColumnElement[Any], label: str
+) -> ColumnElement[bool]:
+    """Compare ``column`` with another SQL expression (an ``F()``)."""
+    if lookup == "iexact":
+        return sa.func.lower(column) == sa.func.lower(expression)
+    comparison = _COMPARISONS.get(lookup)
+    if comparison is None:
+        raise FieldError(f"{label}__{lookup} does not take an F() expression")
+    condition: ColumnElement[bool] = comparison(column, expression)
+    return condition
 
 
 def check_value(lookup: str, value: Any, convert: Callable[[Any], Any], label: str) -> Any:
@@ -167,7 +214,3 @@ def check_value(lookup: str, value: Any, convert: Callable[[Any], Any], label: s
     if value is None and lookup != "exact":
         raise FieldError(f"{label}__{lookup} cannot compare with None; use {label}__isnull=True")
     return convert(value)
-
-
-def build_lookup(lookup: str, column: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
-    return LOOKUPS[lookup](column, value)

@@ -21,6 +21,12 @@ class Manager:
             raise AttributeError(
                 f"objects is reachable only from the class: use {owner.__name__}.objects"
             )
-        from orm.queryset import QuerySet
+        # Querysets are immutable, so one "all rows" queryset per model serves every access.
+        queryset: QuerySet[M] | None = owner.__dict__.get("_orm_all")
+        if queryset is None:
+            from orm.queryset import QuerySet
 
-        return QuerySet(owner)
+            queryset = QuerySet(owner)
+            if "_meta" in owner.__dict__:  # a concrete model (not Model or an abstract base)
+                type.__setattr__(owner, "_orm_all", queryset)
+        return queryset

@@ -154,7 +154,7 @@ async def _load_many_to_many(
     target_table = relation.target_model().table
     source = through.c[relation.source_field.attname]
     target_key = target_table.c[relation.target_model()._meta.pk.attname]
-    compiled = base._compile()
+    compiled, values = base._compile()
     groups: dict[Any, list[Any]] = {}
     unique: dict[Any, Any] = {}
     for chunk in _chunks(keys, database):
@@ -163,7 +163,7 @@ async def _load_many_to_many(
             .join(through, through.c[relation.target_field.attname] == target_key)
             .where(source.in_(chunk))
         )
-        for row in await database.fetch_all(statement):
+        for row in await database.fetch_all(statement, values):
             child = compiled.hydrator.one(row)
             child = unique.setdefault(child.pk, child)
             groups.setdefault(row[-1], []).append(child)

@@ -23,6 +23,7 @@ from orm.query.compiler import (
     compile_exists,
     compile_select,
     compile_update,
+    shape_key,
 )
 from orm.query.state import QueryState
 
@@ -34,11 +35,18 @@ __all__ = ["QuerySet"]
 
 _T = TypeVar("_T")
 
+# Compiled selects by query shape, shared by all querysets: a query of a known shape costs
+# only binding its values. Cleared when full (shapes are few in a real application).
+_STATEMENT_CACHE_SIZE = 1024
+_STATEMENTS: dict[Any, Compiled] = {}
+
 
 class QuerySet(Generic[_T]):
     """A query over ``model``; ``_T`` is what it yields (the model, a dict, a tuple...)."""
 
     __slots__ = ("_compiled", "_state", "model")
+
+    _compiled: tuple[Compiled, dict[str, Any]] | None
 
     def __init__(self, model: type[Model], state: QueryState | None = None) -> None:
         self.model = model
@@ -57,16 +65,29 @@ class QuerySet(Generic[_T]):
         """Run this query on ``database`` instead of the registry's."""
         return self._clone(database=database)
 
-    def _compile(self) -> Compiled:
+    def _compile(self) -> tuple[Compiled, dict[str, Any]]:
+        """The compiled select and this queryset's parameter values (compiled once per shape)."""
         compiled = self._compiled
         if compiled is None:
-            compiled = self._compiled = compile_select(self._state)
+            state = self._state
+            key = shape_key(state)
+            cached = _STATEMENTS.get(key) if key is not None else None
+            if cached is not None:
+                compiled = self._compiled = (cached, cached.bind(state))
+            else:
+                fresh = compile_select(state)
+                if key is not None and fresh.cacheable:
+                    if len(_STATEMENTS) >= _STATEMENT_CACHE_SIZE:
+                        _STATEMENTS.clear()
+                    _STATEMENTS[key] = fresh
+                compiled = self._compiled = (fresh, fresh.values)
         return compiled
 
     @property
     def statement(self) -> sa.Select[Any]:
-        """The SQLAlchemy SELECT this queryset runs."""
-        return self._compile().statement
+        """The SQLAlchemy SELECT this queryset runs (with this queryset's values bound)."""
+        compiled, values = self._compile()
+        return compiled.statement.params(values)
 
     def __repr__(self) -> str:
         return f"<QuerySet {self.model.__name__}>"
@@ -186,8 +207,8 @@ class QuerySet(Generic[_T]):
 
     async def all(self) -> list[_T]:
         """Run the query and return every result."""
-        compiled = self._compile()
-        rows = await self.database.fetch_all(compiled.statement)
+        compiled, values = self._compile()
+        rows = await self.database.fetch_all(compiled.statement, values)
         results = compiled.hydrator.many(rows)
         if self._state.prefetch and results:
             from orm.prefetch import prefetch_related_objects
@@ -202,17 +223,21 @@ class QuerySet(Generic[_T]):
         """Stream results (``db.iterate``): memory stays bounded however many rows match."""
         if self._state.prefetch:
             raise ORMError("prefetch_related() needs the whole result: use await qs.all()")
-        compiled = self._compile()
+        compiled, values = self._compile()
         one = compiled.hydrator.one
-        async for row in self.database.iterate(compiled.statement):
+        async for row in self.database.iterate(compiled.statement, values):
             yield one(row)
 
     async def get(self, *conditions: Q, **lookups: Any) -> _T:
         """The one result matching the conditions; NoMatch or MultipleMatches otherwise."""
-        qs = self.filter(*conditions, **lookups) if conditions or lookups else self
-        state = qs._state
+        state = self._state
+        changes: dict[str, Any] = {}
+        if conditions or lookups:
+            changes["where"] = (*state.where, Q(*conditions, **lookups))
         if state.limit is None or state.limit > 2:
-            qs = qs._clone(limit=2)
+            changes["limit"] = 2  # enough to tell one match from several
+        qs = self._clone(**changes) if changes else self
+        state = qs._state
         results = await qs.all()
         if not results:
             raise NoMatch(f"{self.model.__name__} matching {_describe(state)} does not exist")
@@ -237,7 +262,7 @@ class QuerySet(Generic[_T]):
         if state.sliced:
             raise ORMError("last() on a sliced queryset is not supported; order it instead")
         compiled = compile_select(state.replace(limit=1), reverse=True)
-        row = await self.database.fetch_one(compiled.statement)
+        row = await self.database.fetch_one(compiled.statement, compiled.values)
         if row is None:
             return None
         result: _T = compiled.hydrator.one(row)

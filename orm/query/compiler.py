@@ -10,8 +10,14 @@ from sqlalchemy.sql.elements import ColumnElement
 from orm.exceptions import FieldError
 from orm.expressions import Aggregate, Expression, OrderBy, Q
 from orm.hydration import Hydrator, RelatedPlan, plan_related
-from orm.lookups import build_lookup, check_value
-from orm.query.resolver import Resolver
+from orm.lookups import (
+    bind_type,
+    check_value,
+    expression_condition,
+    lookup_condition,
+    lookup_params,
+)
+from orm.query.resolver import Params, Resolver
 
 if TYPE_CHECKING:
     from orm.fields import Field
@@ -26,17 +32,95 @@ __all__ = [
     "compile_select",
     "compile_update",
     "compile_where",
+    "shape_key",
 ]
 
 
 class Compiled:
-    """A compiled select: the statement and how to turn its rows into results."""
+    """A compiled select: the statement, how to bind values to it, how to read its rows.
 
-    __slots__ = ("hydrator", "statement")
+    ``values`` are the parameters of the query it was compiled from; ``bind(state)`` gives
+    those of another query of the same shape (see ``shape_key``).
+    """
 
-    def __init__(self, statement: sa.Select[Any], hydrator: Hydrator) -> None:
+    __slots__ = ("binders", "cacheable", "hydrator", "statement", "values")
+
+    def __init__(self, statement: sa.Select[Any], hydrator: Hydrator, params: Params) -> None:
         self.statement = statement
         self.hydrator = hydrator
+        self.binders = params.binders
+        self.values = params.values
+        self.cacheable = params.cacheable
+
+    def bind(self, state: QueryState) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        binders = iter(self.binders)
+        count = 0
+        for q in state.where:
+            for raw in _leaf_values(q):
+                for value in next(binders)(raw):
+                    values[f"orm_{count}"] = value
+                    count += 1
+        if state.limit is not None:
+            values["orm_limit"] = state.limit
+        if state.offset is not None:
+            values["orm_offset"] = state.offset
+        return values
+
+
+def _leaf_values(q: Q) -> list[Any]:
+    """The values of a ``Q`` tree's leaves, in compile order."""
+    found: list[Any] = []
+    for child in q.children:
+        if isinstance(child, Q):
+            found += _leaf_values(child)
+        else:
+            found.append(child[1])
+    return found
+
+
+class _Uncacheable(Exception):
+    pass
+
+
+def _q_shape(q: Q) -> tuple[Any, ...]:
+    parts: list[Any] = [q.connector, q.negated]
+    for child in q.children:
+        if isinstance(child, Q):
+            parts.append(_q_shape(child))
+            continue
+        key, value = child
+        if value is None or value is True or value is False:
+            parts.append((key, value))  # these change the SQL (IS NULL, isnull=...)
+        elif isinstance(value, Expression) or hasattr(value, "_subquery_for_in"):
+            raise _Uncacheable
+        else:
+            parts.append(key)
+    return tuple(parts)
+
+
+def shape_key(state: QueryState) -> tuple[Any, ...] | None:
+    """What decides a select's SQL but not its parameter values; None if not cacheable."""
+    if state.annotations or not all(type(term) is str for term in state.order):
+        return None
+    try:
+        where = tuple(_q_shape(q) for q in state.where)
+    except _Uncacheable:
+        return None
+    return (
+        state.model,
+        where,
+        state.order,
+        state.limit is not None,
+        state.offset is not None,
+        state.distinct,
+        state.only,
+        state.deferred,
+        state.mode,
+        state.value_names,
+        state.select_related,
+        state.for_update,
+    )
 
 
 # -- conditions --------------------------------------------------------------------------------
@@ -44,22 +128,31 @@ class Compiled:
 
 def _leaf(resolver: Resolver, key: str, value: Any, negated: bool) -> ColumnElement[bool]:
     column, target, lookup = resolver.walk(key, allow_lookup=True)
+    field: Field[Any] | None = target if not isinstance(target, Expression) else None
+    label = f"{field.model.__name__}.{field.name}" if field is not None else key
+    params = resolver.params
     if isinstance(value, Expression):
+        params.cacheable = False
         if lookup in ("isnull", "in", "range"):
             raise FieldError(f"{key!r}: {lookup} does not take an expression")
-        return build_lookup(lookup, column, value.resolve(resolver))
-    field: Field[Any] | None = target if not isinstance(target, Expression) else None
-    if hasattr(value, "_subquery_for_in") and lookup == "in":
+        return expression_condition(lookup, column, value.resolve(resolver), label)
+    if lookup == "in" and hasattr(value, "_subquery_for_in"):
+        params.cacheable = False
         return column.in_(value._subquery_for_in())
+    convert = _identity
     if field is not None:
-        label = f"{field.model.__name__}.{field.name}"
-        convert = field.validate_lookup
-        if field.is_relation:
-            convert = field.lookup_value  # type: ignore[attr-defined]
-    else:
-        label, convert = key, _identity
-    value = check_value(lookup, value, convert, label)
-    condition = build_lookup(lookup, column, value)
+        convert = field.lookup_value if field.is_relation else field.validate_lookup  # type: ignore[attr-defined]
+
+    def binder(raw: Any) -> tuple[Any, ...]:
+        return lookup_params(lookup, check_value(lookup, raw, convert, label))
+
+    checked = check_value(lookup, value, convert, label)
+    type_ = bind_type(lookup, column)
+    binds = [
+        params.bind(v, type_, expanding=lookup == "in") for v in lookup_params(lookup, checked)
+    ]
+    params.binders.append(binder)
+    condition = lookup_condition(lookup, column, checked, binds)
     if negated and lookup != "isnull" and (field is None or field.null or resolver.joins):
         # SQL's NOT (x = 1) is NULL (so false) for a NULL x; `exclude()` must keep that row.
         condition = sa.and_(condition, column.is_not(None))
@@ -73,14 +166,12 @@ def _identity(value: Any) -> Any:
 def compile_q(resolver: Resolver, q: Q, negated: bool = False) -> ColumnElement[bool]:
     """Compile a ``Q`` tree; a negated branch that needs JOINs becomes ``pk NOT IN (...)``."""
     if q.negated:
-        inner = Resolver(resolver.model, resolver.annotations)
+        inner = Resolver(resolver.model, resolver.annotations, resolver.params)
         condition = _compile_children(inner, q, True)
         if not inner.joins:
-            return sa.not_(_compile_children(resolver, q, True))
+            return sa.not_(condition)
         pk = resolver.model._meta.pk.attname
         subquery = sa.select(inner.root.c[pk]).select_from(inner.from_clause()).where(condition)
-        if resolver.root is not resolver.model.table:  # pragma: no cover - defensive
-            raise FieldError("negated relation lookups are only supported on the root model")
         return sa.not_(resolver.root.c[pk].in_(subquery))
     return _compile_children(resolver, q, negated)
 
@@ -234,9 +325,11 @@ def compile_select(state: QueryState, *, reverse: bool = False) -> Compiled:
     if state.distinct:
         statement = statement.distinct()
     if state.limit is not None:
-        statement = statement.limit(state.limit)
+        statement = statement.limit(sa.bindparam("orm_limit", state.limit, type_=sa.Integer()))
+        resolver.params.values["orm_limit"] = state.limit
     if state.offset is not None:
-        statement = statement.offset(state.offset)
+        statement = statement.offset(sa.bindparam("orm_offset", state.offset, type_=sa.Integer()))
+        resolver.params.values["orm_offset"] = state.offset
     # Last: conditions and ordering above may have added JOINs.
     statement = statement.select_from(resolver.from_clause())
     if state.for_update is not None:
@@ -244,7 +337,7 @@ def compile_select(state: QueryState, *, reverse: bool = False) -> Compiled:
         statement = statement.with_for_update(
             nowait=nowait, skip_locked=skip_locked, of=state.model.table if related else None
         )
-    return Compiled(statement, hydrator)
+    return Compiled(statement, hydrator, resolver.params)
 
 
 def _needs_subquery(state: QueryState, resolver: Resolver) -> bool:

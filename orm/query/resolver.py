@@ -9,10 +9,11 @@ condition, ordering, value and aggregate of the query.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
 from orm.exceptions import FieldError
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from orm.fields import Field
     from orm.models import Model
 
-__all__ = ["JoinStep", "Relation", "Resolver"]
+__all__ = ["JoinStep", "Params", "Relation", "Resolver"]
 
 SEP = "__"
 
@@ -46,11 +47,40 @@ class Relation(Protocol):
     def join_steps(self) -> list[tuple[sa.Table, str, str]]: ...
 
 
+class Params:
+    """The bound parameters of one compiled query, named ``orm_0``, ``orm_1``, ... in order.
+
+    Each lookup also leaves a *binder*: a function from its raw value to its parameters. A
+    queryset of the same shape reuses the compiled statement and only runs the binders.
+    """
+
+    __slots__ = ("binders", "cacheable", "count", "values")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.binders: list[Callable[[Any], tuple[Any, ...]]] = []
+        self.values: dict[str, Any] = {}
+        #: False once something was compiled that binders cannot redo (F(), subqueries).
+        self.cacheable = True
+
+    def bind(self, value: Any, type_: Any, *, expanding: bool = False) -> BindParameter[Any]:
+        name = f"orm_{self.count}"
+        self.count += 1
+        self.values[name] = value
+        return sa.bindparam(name, value, type_=type_, expanding=expanding)
+
+
 class Resolver:
     """Resolves names for one query, collecting the JOINs they need."""
 
-    def __init__(self, model: type[Model], annotations: dict[str, Expression] | None = None):
+    def __init__(
+        self,
+        model: type[Model],
+        annotations: dict[str, Expression] | None = None,
+        params: Params | None = None,
+    ):
         self.model = model
+        self.params = params if params is not None else Params()
         self.root: FromClause = model.table
         self.annotations = annotations or {}
         self.joins: dict[tuple[str, ...], tuple[FromClause, type[Model]]] = {}

@@ -52,9 +52,25 @@ class QueryState:
         self.database: Database | None = None
 
     def replace(self, **changes: Any) -> QueryState:
+        # Unrolled: this runs for every queryset method call.
         clone = QueryState.__new__(QueryState)
-        for name in QueryState.__slots__:
-            setattr(clone, name, changes.get(name, getattr(self, name)))
+        clone.annotations = self.annotations
+        clone.database = self.database
+        clone.deferred = self.deferred
+        clone.distinct = self.distinct
+        clone.for_update = self.for_update
+        clone.limit = self.limit
+        clone.mode = self.mode
+        clone.model = self.model
+        clone.offset = self.offset
+        clone.only = self.only
+        clone.order = self.order
+        clone.prefetch = self.prefetch
+        clone.select_related = self.select_related
+        clone.value_names = self.value_names
+        clone.where = self.where
+        for name, value in changes.items():
+            setattr(clone, name, value)
         return clone
 
     @property

@@ -320,3 +320,24 @@ async def test_no_database_is_a_clear_error() -> None:
 
     with pytest.raises(orm.ORMError, match="no database"):
         await Lonely.objects.count()
+
+
+async def test_same_shape_different_values(items: list[Item], db: Database) -> None:
+    # querysets of one shape share a compiled statement; each binds its own values
+    for views, title in [(10, "alpha"), (20, "beta"), (50, "Epsilon")]:
+        assert (await Item.objects.get(views=views)).title == title
+    for keys, expected in [([10], 1), ([10, 20, 30], 3), ([], 0), ([99, 10], 1)]:
+        assert await Item.objects.filter(views__in=keys).count() == expected
+        assert len(await Item.objects.filter(views__in=keys)) == expected
+    assert len(await Item.objects.filter(rating=None)) == 1
+    assert len(await Item.objects.filter(rating=1.5)) == 1
+    assert len(await Item.objects.filter(rating__isnull=True)) == 1
+    assert len(await Item.objects.filter(rating__isnull=False)) == 4
+    assert [i.title for i in await Item.objects.order_by("views")[1:2]] == ["beta"]
+    assert [i.title for i in await Item.objects.order_by("views")[3:4]] == ["delta"]
+    assert [i.title for i in await Item.objects.filter(title__startswith="b")] == ["beta"]
+    assert [i.title for i in await Item.objects.filter(title__startswith="d")] == ["delta"]
+    async with db.capture_queries() as captured:
+        await Item.objects.get(views=10)
+        await Item.objects.get(views=20)
+    assert captured.statements[0] == captured.statements[1]
