@@ -1,8 +1,10 @@
 """The migration commands as Python functions, usable inside a running event loop.
 
-Commands that talk to the database are coroutines (``await migrations.migrate(db, models,
-"db_migrations")``); ``init``, ``merge`` and ``sqlmigrate`` only touch files and are plain
-functions. ``database`` is an asyncdb URL, an ``asyncdb.DatabaseURL`` or an ``asyncdb.Database``
+Every command that runs Alembic is a coroutine (``await migrations.migrate(db, models,
+"db_migrations")``); only ``init``, which just writes files, is a plain function. Commands in one
+process take turns (Alembic keeps the running command in module globals), and ``migrate`` /
+``downgrade`` also take a lock in the database, so replicas migrating at startup take turns.
+``database`` is an asyncdb URL, an ``asyncdb.DatabaseURL`` or an ``asyncdb.Database``
 (migrations use their own short-lived connection to it). Every failure raises a
 :class:`~migrations.errors.MigrationError` with a one-line message.
 """
@@ -135,7 +137,7 @@ async def makemigrations(
     _single_head(path, state, "makemigrations")
     confirmed = [r if isinstance(r, Rename) else Rename.parse(r) for r in renames]
     if empty:
-        script = run_offline(lambda: command.revision(config, message=message))
+        script = await run_offline(lambda: command.revision(config, message=message))
         return _written(script)
     if loaded is None:
         raise MigrationError("makemigrations needs the models (--models module:attribute)")
@@ -196,7 +198,7 @@ async def migrate(
     config = alembic_config(path, state)
     if revision == "head":
         _single_head(path, state, "migrate")
-    await run_online(state, lambda: command.upgrade(config, revision))
+    await run_online(state, lambda: command.upgrade(config, revision), exclusive=True)
     return state.applied
 
 
@@ -210,7 +212,7 @@ async def downgrade(
     """Revert the database to ``revision`` (``"-1"``, ``"base"``, an id); return the steps."""
     state = _state(database, load_models(models))
     config = alembic_config(Path(directory), state)
-    await run_online(state, lambda: command.downgrade(config, revision))
+    await run_online(state, lambda: command.downgrade(config, revision), exclusive=True)
     return state.applied
 
 
@@ -244,7 +246,7 @@ async def showmigrations(
     ]
 
 
-def sqlmigrate(
+async def sqlmigrate(
     database: DatabaseTarget, directory: str | Path = DEFAULT_DIRECTORY, *, revision: str
 ) -> str:
     """Return the SQL that upgrading through ``revision`` runs, for ``database``'s dialect.
@@ -267,7 +269,7 @@ def sqlmigrate(
         )
 
     try:
-        run_offline(render)
+        await run_offline(render)
     except MigrationError as exc:
         if "cannot proceed in --sql mode" in str(exc):
             raise MigrationError(
@@ -307,7 +309,7 @@ async def check(
         raise SchemaDiffers([describe_diff(diff) for diff in diffs])
 
 
-def merge(directory: str | Path = DEFAULT_DIRECTORY, *, message: str | None = None) -> Path:
+async def merge(directory: str | Path = DEFAULT_DIRECTORY, *, message: str | None = None) -> Path:
     """Write a revision that joins the current heads; return its path.
 
     Raise :class:`MigrationError` when there is only one head (nothing to merge).
@@ -317,7 +319,7 @@ def merge(directory: str | Path = DEFAULT_DIRECTORY, *, message: str | None = No
     heads = script_directory(config).get_heads()
     if len(heads) < 2:
         raise MigrationError("nothing to merge: the migrations have a single head")
-    script = run_offline(lambda: command.merge(config, "heads", message=message or "merge"))
+    script = await run_offline(lambda: command.merge(config, "heads", message=message or "merge"))
     written = _written(script)
     assert written is not None
     return written

@@ -149,7 +149,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             head = " (head)" if status.head else ""
             print(f"[{mark}] {status.revision}  {status.message}{head}")
     elif args.command == "sqlmigrate":
-        print(api.sqlmigrate(_require_url(settings), directory, revision=args.revision), end="")
+        sql = await api.sqlmigrate(_require_url(settings), directory, revision=args.revision)
+        print(sql, end="")
     elif args.command == "check":
         await api.check(
             _require_url(settings),
@@ -159,7 +160,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         )
         print("No changes: the models and the database agree.")
     elif args.command == "merge":
-        print(f"Created {api.merge(directory, message=args.message)}")
+        print(f"Created {await api.merge(directory, message=args.message)}")
     return 0
 
 

@@ -8,11 +8,15 @@ work inside a running event loop. Every failure leaves as a one-line :class:`Mig
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import io
 import logging
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import time
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -21,7 +25,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util import CommandError
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from migrations.config import safe_url
@@ -141,17 +145,77 @@ def translate_errors(tracker: _StepTracker | None = None, backend: str = "") -> 
         raise MigrationError(message) from exc
 
 
-def run_offline(work: Callable[[], T]) -> T:
-    """Run ``work`` (an Alembic command in ``--sql`` mode), translating its errors."""
-    with translate_errors():
-        return work()
+# One lock per database serialises concurrent `migrate` runs (several replicas of an app that
+# migrates at startup): the second waits, then finds nothing left to do. Session-level locks, so
+# they survive the per-revision commits. SQLite serialises writers by itself.
+_LOCK_KEY = 0x6D6967726174696F  # "migratio"
+_LOCK_NAME = "asyncdb-migrations"
+LOCK_TIMEOUT = 300.0
 
 
-async def run_online(state: EnvironmentState, work: Callable[[], T]) -> T:
+@asynccontextmanager
+async def _migration_lock(connection: AsyncConnection, backend: str) -> AsyncIterator[None]:
+    if backend == "postgresql":
+        acquire = sa.text("SELECT pg_try_advisory_lock(:key)").bindparams(key=_LOCK_KEY)
+        release = sa.text("SELECT pg_advisory_unlock(:key)").bindparams(key=_LOCK_KEY)
+    elif backend == "mysql":
+        acquire = sa.text("SELECT GET_LOCK(:name, 0)").bindparams(name=_LOCK_NAME)
+        release = sa.text("SELECT RELEASE_LOCK(:name)").bindparams(name=_LOCK_NAME)
+    else:
+        yield
+        return
+    deadline = time.monotonic() + LOCK_TIMEOUT
+    while not (await connection.execute(acquire)).scalar():
+        await connection.commit()
+        if time.monotonic() > deadline:
+            raise MigrationError(
+                f"another migrate or downgrade has held the migration lock for over "
+                f"{LOCK_TIMEOUT:.0f} s; try again when it has finished"
+            )
+        await asyncio.sleep(0.2)
+    await connection.commit()  # Alembic must find the connection outside a transaction
+    try:
+        yield
+    finally:
+        # Best effort: closing the connection right after releases a session lock anyway, and
+        # a failure here must not hide the error that brought us here.
+        with contextlib.suppress(Exception):
+            await connection.rollback()
+            await connection.execute(release)
+            await connection.commit()
+
+
+# Alembic keeps the running command's context in module globals (`alembic.context`, `op`), and
+# run_sync lets other tasks run while a command waits for the database: two commands in one
+# process must take turns. One lock per event loop (an asyncio.Lock belongs to one loop).
+_process_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _process_lock() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    lock = _process_locks.get(loop)
+    if lock is None:
+        lock = _process_locks[loop] = asyncio.Lock()
+    return lock
+
+
+async def run_offline(work: Callable[[], T]) -> T:
+    """Run ``work`` (an Alembic command that needs no connection), translating its errors."""
+    async with _process_lock():
+        with translate_errors():
+            return work()
+
+
+async def run_online(
+    state: EnvironmentState, work: Callable[[], T], *, exclusive: bool = False
+) -> T:
     """Connect to ``state.url``, run ``work`` with ``state.connection`` set, and commit.
 
     ``work`` runs inside ``AsyncConnection.run_sync`` (a synchronous Alembic command). A failure
-    while revisions run names the revision step that was running.
+    while revisions run names the revision step that was running. With ``exclusive``, hold the
+    database's migration lock meanwhile (PostgreSQL, MySQL), so concurrent runs take turns.
     """
     assert state.url is not None, "an online command needs a database URL"
     url = state.url
@@ -170,9 +234,13 @@ async def run_online(state: EnvironmentState, work: Callable[[], T]) -> T:
                 finally:
                     state.connection = None
 
-            with _tracking_steps() as tracker, translate_errors(tracker, url.get_backend_name()):
-                result = await connection.run_sync(run)
-                await connection.commit()
+            backend = url.get_backend_name()
+            lock = _migration_lock(connection, backend if exclusive else "")
+            with translate_errors():
+                async with lock, _process_lock():
+                    with _tracking_steps() as tracker, translate_errors(tracker, backend):
+                        result = await connection.run_sync(run)
+                        await connection.commit()
             return result
         finally:
             await connection.close()

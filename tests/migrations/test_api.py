@@ -52,7 +52,7 @@ async def test_the_whole_api_inside_a_running_loop(migration_url: str, tmp_path:
             ("members", True, False),
             ("email", False, True),
         ]
-        sql = migrations.sqlmigrate(migration_url, directory, revision="head")
+        sql = await migrations.sqlmigrate(migration_url, directory, revision="head")
         assert "ADD COLUMN email" in sql or "ADD email" in sql  # batch on SQLite
         await migrations.migrate(migration_url, changed, directory)
         assert await database.fetch_val("SELECT name FROM members") == "Ann"
@@ -91,3 +91,30 @@ async def test_models_of_the_wrong_kind_are_refused(migration_url: str, tmp_path
         await migrations.makemigrations(migration_url, object(), directory, message="x")
     with pytest.raises(MigrationError, match="cannot migrate an in-memory SQLite database"):
         await migrations.migrate("sqlite:///:memory:", None, directory)
+
+
+@pytest.mark.backends("postgresql", "mysql")
+async def test_concurrent_migrate_runs_take_turns(migration_url: str, tmp_path: Path) -> None:
+    """Replicas of an app that all migrate at startup: one applies, the others wait and see."""
+    directory = migrations.init(tmp_path / "db_migrations")
+    models = _models()
+    await migrations.makemigrations(migration_url, models, directory, message="members")
+    results = await asyncio.gather(
+        *(migrations.migrate(migration_url, models, directory) for _ in range(3))
+    )
+    assert sorted(len(applied) for applied in results) == [0, 0, 1]
+    await migrations.check(migration_url, models, directory)
+
+
+@pytest.mark.backends("sqlite")
+async def test_commands_on_different_databases_run_concurrently(tmp_path: Path) -> None:
+    """Alembic's context is process-global: concurrent commands must not trample each other."""
+
+    async def lifecycle(name: str) -> None:
+        url = f"sqlite:///{tmp_path / name}.db"
+        directory = migrations.init(tmp_path / name)
+        await migrations.makemigrations(url, _models(), directory, message=name)
+        await migrations.migrate(url, None, directory)
+        await migrations.check(url, _models(), directory)
+
+    await asyncio.gather(*(lifecycle(f"db{i}") for i in range(4)))
