@@ -192,7 +192,7 @@ class QueryCompiler:
             expanding = bool(compiled.post_compile_params or compiled.literal_execute_params)
             columns = compiled._result_columns
             if columns:
-                result_keys = tuple(c[0] for c in columns)
+                result_keys = tuple(str(c[0]) for c in columns)  # not quoted_name
                 for i, col in enumerate(columns):
                     rproc = self._result_processor(col[3])
                     if rproc is not None:
