@@ -27,6 +27,8 @@ from . import bench_backends, bench_gateway
 from .common import (
     DB_ONE,
     ITEM_COLUMNS,
+    ITEMS_TABLE,
+    SINK_TABLE,
     Settings,
     create_tables,
     drop_tables,
@@ -42,12 +44,12 @@ from .harness import Contender, Report, Target, measure
 
 __all__ = ["run"]
 
-PG_ONE = f"SELECT {ITEM_COLUMNS} FROM bench_items WHERE id = $1"
-PG_MANY = f"SELECT {ITEM_COLUMNS} FROM bench_items WHERE id > $1 ORDER BY id LIMIT 1000"
-DB_MANY = f"SELECT {ITEM_COLUMNS} FROM bench_items WHERE id > :lo ORDER BY id LIMIT 1000"
-PG_INSERT = f"INSERT INTO bench_sink ({ITEM_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"
+PG_ONE = f"SELECT {ITEM_COLUMNS} FROM {ITEMS_TABLE} WHERE id = $1"
+PG_MANY = f"SELECT {ITEM_COLUMNS} FROM {ITEMS_TABLE} WHERE id > $1 ORDER BY id LIMIT 1000"
+DB_MANY = f"SELECT {ITEM_COLUMNS} FROM {ITEMS_TABLE} WHERE id > :lo ORDER BY id LIMIT 1000"
+PG_INSERT = f"INSERT INTO {SINK_TABLE} ({ITEM_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"
 DB_INSERT = (
-    f"INSERT INTO bench_sink ({ITEM_COLUMNS}) VALUES (:id, :name, :amount, :score, :created)"
+    f"INSERT INTO {SINK_TABLE} ({ITEM_COLUMNS}) VALUES (:id, :name, :amount, :score, :created)"
 )
 _LOW_KEYS = (0, 2_000, 4_000, 6_000, 8_000)
 
@@ -175,7 +177,7 @@ async def execute_many(report: Report, s: Settings, db: Database, conn: asyncpg.
             await db.execute_many(core_insert, dicts)
 
     async def truncate() -> None:
-        await conn.execute("TRUNCATE bench_sink")
+        await conn.execute(f"TRUNCATE {SINK_TABLE}")
 
     raw_name = "asyncpg conn.executemany (held)"
     results = await measure(
@@ -191,8 +193,8 @@ async def execute_many(report: Report, s: Settings, db: Database, conn: asyncpg.
     )
     report.table(
         "PostgreSQL: execute_many of 10,000 rows",
-        f"{s.execute_many_calls} call(s) of 10,000 rows per round into `bench_sink` (no index, "
-        "emptied before every batch, untimed). asyncdb takes a list of dicts (its API); raw "
+        f"{s.execute_many_calls} call(s) of 10,000 rows per round into `bench_sink_<pid>` (no "
+        "index, emptied before every batch, untimed). asyncdb takes a list of dicts (its API); raw "
         "asyncpg takes the tuples it needs.",
         results,
         baseline=raw_name,

@@ -20,6 +20,7 @@ from asyncdb import Database
 from .common import (
     DB_ONE,
     ITEM_COLUMNS,
+    ITEMS_TABLE,
     Settings,
     create_tables,
     drop_tables,
@@ -31,8 +32,8 @@ from .harness import Contender, Measurement, Report, measure
 
 __all__ = ["mysql", "sqlite"]
 
-_QMARK_ONE = f"SELECT {ITEM_COLUMNS} FROM bench_items WHERE id = ?"
-_FORMAT_ONE = f"SELECT {ITEM_COLUMNS} FROM bench_items WHERE id = %s"
+_QMARK_ONE = f"SELECT {ITEM_COLUMNS} FROM {ITEMS_TABLE} WHERE id = ?"
+_FORMAT_ONE = f"SELECT {ITEM_COLUMNS} FROM {ITEMS_TABLE} WHERE id = %s"
 
 
 async def sqlite(report: Report, s: Settings) -> None:

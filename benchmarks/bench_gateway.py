@@ -25,12 +25,12 @@ import asyncpg
 
 from asyncdb import Database
 
-from .common import DB_ONE, ITEM_COLUMNS, Settings, key
+from .common import DB_ONE, ITEM_COLUMNS, ITEMS_TABLE, Settings, key
 from .harness import Contender, Report, Target, measure
 
 __all__ = ["run"]
 
-_PG_ONE = f"SELECT {ITEM_COLUMNS} FROM bench_items WHERE id = $1"
+_PG_ONE = f"SELECT {ITEM_COLUMNS} FROM {ITEMS_TABLE} WHERE id = $1"
 
 
 def _burst(

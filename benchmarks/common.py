@@ -1,7 +1,9 @@
 """What every asyncdb workload shares: settings, server URLs, the bench tables and their data.
 
 Tables are named ``bench_*`` and dropped at the end of each workload group. The data is
-deterministic: ``bench_items`` holds ``ITEMS`` rows with ids 1..ITEMS.
+deterministic: ``bench_items_<pid>`` holds ``ITEMS`` rows with ids 1..ITEMS. The process id in
+the names keeps two runs at once (two developers, or the ORM suite beside this one) from
+dropping each other's tables.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from asyncdb.url import DatabaseURL
 __all__ = [
     "DB_ONE",
     "ITEMS",
+    "ITEMS_TABLE",
     "ITEM_COLUMNS",
+    "SINK_TABLE",
     "Settings",
     "create_tables",
     "drop_tables",
@@ -35,12 +39,14 @@ __all__ = [
 
 ITEMS = 10_000
 ITEM_COLUMNS = "id, name, amount, score, created"
-DB_ONE = f"SELECT {ITEM_COLUMNS} FROM bench_items WHERE id = :id"
+ITEMS_TABLE = f"bench_items_{os.getpid()}"
+SINK_TABLE = f"bench_sink_{os.getpid()}"
+DB_ONE = f"SELECT {ITEM_COLUMNS} FROM {ITEMS_TABLE} WHERE id = :id"
 _EPOCH = dt.datetime(2026, 1, 1)
 
 metadata = sa.MetaData()
 items = sa.Table(
-    "bench_items",
+    ITEMS_TABLE,
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("name", sa.String(50), nullable=False),
@@ -50,7 +56,7 @@ items = sa.Table(
 )
 #: Target of the execute_many workload: no key, so batches need no cleanup between calls.
 sink = sa.Table(
-    "bench_sink",
+    SINK_TABLE,
     metadata,
     sa.Column("id", sa.Integer, nullable=False),
     sa.Column("name", sa.String(50), nullable=False),
@@ -126,16 +132,17 @@ def row_dicts(count: int = ITEMS) -> list[dict[str, Any]]:
 
 
 async def create_tables(db: Database) -> None:
-    """(Re)create ``bench_items`` with its rows and an empty ``bench_sink``."""
+    """(Re)create the items table with its rows and an empty sink table."""
     await drop_tables(db)
     for table in (items, sink):
         await db.execute(sa.schema.CreateTable(table))
     await db.execute_many(
-        f"INSERT INTO bench_items ({ITEM_COLUMNS}) VALUES (:id, :name, :amount, :score, :created)",
+        f"INSERT INTO {ITEMS_TABLE} ({ITEM_COLUMNS}) "
+        "VALUES (:id, :name, :amount, :score, :created)",
         row_dicts(),
     )
     # Fresh statistics, so the planner picks the index whatever the run before left behind.
-    analyze = {"postgresql": "ANALYZE bench_items", "mysql": "ANALYZE TABLE bench_items"}
+    analyze = {"postgresql": f"ANALYZE {ITEMS_TABLE}", "mysql": f"ANALYZE TABLE {ITEMS_TABLE}"}
     await db.execute(analyze.get(db.features.backend, "ANALYZE"))
 
 
