@@ -9,6 +9,7 @@ the file in the test's temporary directory already is one.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -93,9 +94,9 @@ class Project:
     @staticmethod
     def created(result: subprocess.CompletedProcess[str]) -> Path:
         """The revision file a ``makemigrations`` run reports on stdout."""
-        created = [line for line in result.stdout.splitlines() if line.startswith("Created ")]
+        created = re.findall(r"Created (.+?\.py): review it", result.stdout)
         assert len(created) == 1, result.stdout
-        return Path(created[0].removeprefix("Created ").partition(":")[0])
+        return Path(created[0])
 
     def revisions(self) -> list[Path]:
         """The revision files, oldest first."""

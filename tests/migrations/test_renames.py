@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import pty
 import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -12,9 +17,9 @@ import migrations
 from migrations import Rename
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from conftest import Project
+
+ROOT = Path(__file__).resolve().parents[2]
 
 PEOPLE = """
 people = sa.Table(
@@ -100,3 +105,35 @@ async def test_interactive_answer_through_the_api(migration_url: str, tmp_path: 
     assert path is not None and "new_column_name='name'" in path.read_text()
     await migrations.migrate(migration_url, None, directory)
     await migrations.check(migration_url, _people("name", 200), directory)
+
+
+QUESTION = ("makemigrations", "-m", "rename")
+
+
+@pytest.mark.backends("sqlite")  # the question is the same on every backend
+def test_the_question_on_a_terminal(project: Project) -> None:
+    project.write_models(PEOPLE.format(column="fullname"))
+    project.cli("init")
+    project.cli("makemigrations", "-m", "people")
+    project.cli("migrate")
+    project.write_models(PEOPLE.format(column="name"))
+    controller, terminal = pty.openpty()
+    try:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": project.url}
+        os.write(controller, b"y\n")
+        result = subprocess.run(
+            [sys.executable, "-m", "migrations", "--models", "app_models:metadata", *QUESTION],
+            cwd=project.path,
+            env=env,
+            stdin=terminal,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert result.returncode == 0, result.stderr
+    assert "Was people.fullname renamed to people.name? [y/N]" in result.stdout
+    assert "new_column_name='name'" in project.created(result).read_text()
+    assert "warning" not in result.stderr
