@@ -171,9 +171,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, or a usage error already printed as one line
         return exc.code if isinstance(exc.code, int) else 2
     handler = _ConsoleHandler()
+    saved = log.level, log.propagate
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
+    if os.getcwd() not in sys.path:
+        # The project's modules (the models, types that revisions import) live here; python -m
+        # puts the working directory on sys.path, a console script does not.
+        sys.path.insert(0, os.getcwd())
     try:
         settings = load_settings(url=args.url, models=args.models, directory=args.dir)
         return asyncio.run(_run(args, settings))
@@ -192,3 +197,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         log.removeHandler(handler)
+        log.setLevel(saved[0])
+        log.propagate = saved[1]

@@ -8,8 +8,6 @@ path naming either.
 from __future__ import annotations
 
 import importlib
-import os
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,9 +36,10 @@ class Models:
 def load_models(models: ModelsTarget | None) -> Models | None:
     """Return the :class:`Models` behind ``models`` (``None`` stays ``None``).
 
-    A ``"package.module:attribute"`` path is imported with the working directory on
-    ``sys.path``. Raise :class:`MigrationError` with one line when the path is malformed, its
-    module fails to import, or the object is neither a registry nor a ``MetaData``.
+    A ``"package.module:attribute"`` path is imported (the command line puts the working
+    directory on ``sys.path`` first). Raise :class:`MigrationError` with one line when the path
+    is malformed, its module fails to import, or the object is neither a registry nor a
+    ``MetaData``.
     """
     if models is None:
         return None
@@ -91,10 +90,6 @@ def _import_target(path: str) -> object:
         raise MigrationError(
             f"--models {path!r} must name a module attribute as 'package.module:attribute'"
         )
-    cwd = os.getcwd()
-    if cwd not in sys.path:
-        # The console script does not put the working directory on sys.path, python -m does.
-        sys.path.insert(0, cwd)
     try:
         target: object = importlib.import_module(module_name)
     except Exception as exc:  # the user's module may fail in any way while importing

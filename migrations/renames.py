@@ -12,9 +12,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from alembic.operations import ops
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Column
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from migrations.errors import MigrationError
 
@@ -46,12 +48,22 @@ class Rename:
 AskRename = Callable[[Rename], bool]
 
 
+def _family(type_: TypeEngine[Any]) -> type[Any] | None:
+    """The broad kind of a type (strings, integers...); a native enum is a kind of its own."""
+    if isinstance(type_, TypeDecorator):
+        type_ = type_.impl_instance
+    if isinstance(type_, sa.Enum) and type_.native_enum:
+        return sa.Enum
+    return type_._type_affinity
+
+
 def _compatible(old: Column[Any], new: Column[Any]) -> bool:
-    old_affinity = old.type._type_affinity
-    new_affinity = new.type._type_affinity
-    if old_affinity is None or new_affinity is None:
+    old_family, new_family = _family(old.type), _family(new.type)
+    if old_family is None or new_family is None:
         return False
-    return issubclass(old_affinity, new_affinity) or issubclass(new_affinity, old_affinity)
+    if sa.Enum in (old_family, new_family):
+        return old_family is new_family
+    return issubclass(old_family, new_family) or issubclass(new_family, old_family)
 
 
 def _rename_ops(
