@@ -92,6 +92,8 @@ class Field(Generic[_T]):
     #: False for relations that have no column of their own (reverse, many-to-many).
     concrete: ClassVar[bool] = True
     is_relation: ClassVar[bool] = False
+    #: Whether ``pre_save`` does anything (skipped otherwise: it runs for every row written).
+    has_pre_save = False
 
     name: str
     attname: str
@@ -609,6 +611,7 @@ class DateTime(Field[_T]):
         super().__init__(null=null, **options)
         self.auto_now = auto_now
         self.auto_now_add = auto_now_add
+        self.has_pre_save = auto_now or auto_now_add
 
     def coerce(self, value: Any) -> Any:
         if not isinstance(value, dt.datetime):

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 __all__ = ["Hydrator", "RelatedPlan", "plan_related"]
 
 _new = object.__new__
+# Rows are tuples (asyncdb.Row subclasses tuple): the C-level tuple methods skip any Python-level
+# overrides of the subclass.
+_iter = tuple.__iter__
+_getitem = tuple.__getitem__
 
 
 class RelatedPlan:
@@ -116,56 +120,8 @@ class Hydrator:
         annotations: list[str],
         resolver: Resolver,
     ) -> Hydrator:
-        names = tuple(attnames)
-        if not related and not annotations:
-
-            def one(row: Any) -> Any:
-                obj = _new(model)
-                obj.__dict__.update(zip(names, row, strict=False))
-                return obj
-
-            def many(rows: Sequence[Any]) -> list[Any]:
-                result: list[Any] = []
-                append = result.append
-                for row in rows:
-                    obj = _new(model)
-                    obj.__dict__.update(zip(names, row, strict=False))
-                    append(obj)
-                return result
-
-            return cls(one, many)
-
-        width = len(names)
-        annotation_start = width + sum(len(p.attnames) for p in related)
-        expressions = [resolver.annotations[name] for name in annotations]
-
-        def one_full(row: Any) -> Any:
-            obj = _new(model)
-            state = obj.__dict__
-            state.update(zip(names, row, strict=False))
-            objects: list[Any] = [obj]
-            for plan in related:
-                parent = objects[plan.parent]
-                start = plan.start
-                if parent is None or row[start + plan.pk_offset] is None:
-                    objects.append(None)
-                    if parent is not None:
-                        parent.__dict__[plan.cache_name] = None
-                    continue
-                child = _new(plan.model)
-                child.__dict__.update(
-                    zip(plan.attnames, row[start : start + len(plan.attnames)], strict=False)
-                )
-                parent.__dict__[plan.cache_name] = child
-                objects.append(child)
-            for index, (name, expression) in enumerate(zip(annotations, expressions, strict=True)):
-                state[name] = expression.convert(row[annotation_start + index], resolver)
-            return obj
-
-        def many_full(rows: Sequence[Any]) -> list[Any]:
-            return [one_full(row) for row in rows]
-
-        return cls(one_full, many_full)
+        """Models from rows: generated code that unpacks each row straight into ``__dict__``s."""
+        return _generate(model, tuple(attnames), related, annotations, resolver)
 
     @classmethod
     def for_values(cls, mode: str, names: list[str], converters: list[Any]) -> Hydrator:
@@ -207,3 +163,49 @@ class Hydrator:
             return [one(row) for row in rows]
 
         return cls(one, many)
+
+
+def _generate(
+    model: type[Model],
+    names: tuple[str, ...],
+    related: list[RelatedPlan],
+    annotations: list[str],
+    resolver: Resolver,
+) -> Hydrator:
+    """Build ``one(row)`` and ``many(rows)`` for this column layout, as ``dataclasses`` builds
+    ``__init__``: one unpacking of the row and one dict store per value, no loops per column.
+
+    Names in the generated code are attribute names (Python identifiers, checked when the
+    model was defined) rendered with ``repr``; nothing from user input reaches it.
+    """
+    namespace: dict[str, Any] = {"_new": _new, "_iter": _iter, "M0": model, "resolver": resolver}
+    width = len(names) + sum(len(p.attnames) for p in related) + len(annotations)
+    values = [f"v{i}" for i in range(width)]
+    body = [f"({', '.join(values)}, *_rest) = _iter(row)", "o0 = _new(M0)", "d0 = o0.__dict__"]
+    body += [f"d0[{name!r}] = v{i}" for i, name in enumerate(names)]
+    for index, plan in enumerate(related, 1):
+        namespace[f"M{index}"] = plan.model
+        parent, cache = f"o{plan.parent}", repr(plan.cache_name)
+        body += [
+            f"if {parent} is not None and v{plan.start + plan.pk_offset} is not None:",
+            f"    o{index} = _new(M{index})",
+            f"    d{index} = o{index}.__dict__",
+            *[f"    d{index}[{n!r}] = v{plan.start + i}" for i, n in enumerate(plan.attnames)],
+            f"    {parent}.__dict__[{cache}] = o{index}",
+            "else:",
+            f"    o{index} = None",
+            f"    if {parent} is not None:",
+            f"        {parent}.__dict__[{cache}] = None",
+        ]
+    start = width - len(annotations)
+    for index, name in enumerate(annotations):
+        namespace[f"A{index}"] = resolver.annotations[name].convert
+        body.append(f"d0[{name!r}] = A{index}(v{start + index}, resolver)")
+    one_source = "def one(row):\n" + "".join(f"    {line}\n" for line in body) + "    return o0\n"
+    many_source = (
+        "def many(rows):\n    result = []\n    append = result.append\n    for row in rows:\n"
+        + "".join(f"        {line}\n" for line in body)
+        + "        append(o0)\n    return result\n"
+    )
+    exec(compile(one_source + many_source, f"<orm hydrator {model.__name__}>", "exec"), namespace)
+    return Hydrator(namespace["one"], namespace["many"])

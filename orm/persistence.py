@@ -27,7 +27,8 @@ def values_for(obj: Model, fields: Iterable[Field[Any]], *, adding: bool) -> dic
     state = obj.__dict__
     values: dict[str, Any] = {}
     for field in fields:
-        field.pre_save(obj, adding=adding)
+        if field.has_pre_save:
+            field.pre_save(obj, adding=adding)
         attname = field.attname
         if attname not in state:
             continue
@@ -115,39 +116,79 @@ def _batch_size(db: Database, columns: int, requested: int | None) -> int:
     return min(limit, requested) if requested else limit
 
 
+# Multi-row INSERT statements by (dialect, table, columns, rows, returning). SQLAlchemy cannot
+# cache a multi-VALUES insert (it has no cache key), so compiling one per call would cost far
+# more than running it; this typed text() statement is built once per shape and then only
+# bound. Identifiers are the model's, quoted by the dialect; values are typed parameters, so
+# every column type's conversions apply as for any Core statement.
+_INSERTS: dict[tuple[Any, ...], sa.TextClause] = {}
+_INSERT_CACHE_SIZE = 256
+
+
+def _insert_statement(
+    db: Database, table: sa.Table, columns: tuple[str, ...], rows: int, returning: bool
+) -> sa.TextClause:
+    dialect = db.dialect
+    key = (dialect.name, table, columns, rows, returning)
+    statement = _INSERTS.get(key)
+    if statement is not None:
+        return statement
+    quote = dialect.identifier_preparer.quote
+    names = ", ".join(quote(table.c[c].name) for c in columns)
+    width = range(len(columns))
+    groups = ", ".join("(" + ", ".join(f":r{i}_{j}" for j in width) + ")" for i in range(rows))
+    sql = f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({names}) VALUES {groups}"
+    pk = next(iter(table.primary_key.columns))
+    if returning:
+        sql += f" RETURNING {quote(pk.name)}"
+    types = [table.c[c].type for c in columns]
+    binds = [sa.bindparam(f"r{i}_{j}", type_=types[j]) for i in range(rows) for j in width]
+    statement = sa.text(sql).bindparams(*binds)
+    if returning:
+        statement = statement.columns(pk)  # type: ignore[assignment]
+    if len(_INSERTS) >= _INSERT_CACHE_SIZE:
+        _INSERTS.clear()
+    _INSERTS[key] = statement
+    return statement
+
+
 async def bulk_insert(
     model: type[Model], objs: Sequence[Model], database: Database, batch_size: int | None
 ) -> None:
     """Insert ``objs``: one multi-row INSERT per chunk; auto keys are set on the objects."""
     meta = model._meta
     pk = meta.pk
-    with_key: list[tuple[Model, dict[str, Any]]] = []
-    without_key: list[tuple[Model, dict[str, Any]]] = []
+    groups: dict[tuple[str, ...], list[tuple[Model, dict[str, Any]]]] = {}
     for obj in objs:
         if type(obj)._meta is not meta:
             raise TypeError(f"bulk_create() on {meta.name} got a {type(obj).__name__}")
         values = values_for(obj, meta.concrete_fields, adding=True)
-        (with_key if pk.attname in values else without_key).append((obj, values))
+        groups.setdefault(tuple(values), []).append((obj, values))
     table = meta.table
-    for group in (with_key, without_key):
-        if not group:
-            continue
-        columns = list(group[0][1])
+    returning = database.features.supports_returning
+    for columns, group in groups.items():
+        auto_key = pk.attname not in columns
         size = _batch_size(database, len(columns), batch_size)
         for start in range(0, len(group), size):
             chunk = group[start : start + size]
-            rows = [values for _, values in chunk]
-            if group is with_key:
-                await database.execute(sa.insert(table).values(rows))
+            statement = _insert_statement(
+                database, table, columns, len(chunk), returning and auto_key
+            )
+            params = {
+                f"r{i}_{j}": value
+                for i, (_, values) in enumerate(chunk)
+                for j, value in enumerate(values.values())
+            }
+            if not auto_key:
+                await database.execute(statement, params)
                 continue
-            statement = sa.insert(table).values(rows)
-            if database.features.supports_returning:
-                result = await database.fetch_all(statement.returning(table.c[pk.attname]))
+            if returning:
+                result = await database.fetch_all(statement, params)
                 # Auto keys of one multi-row INSERT are assigned in VALUES order on every
                 # backend, but RETURNING's row order is not promised: sort the keys.
                 keys = sorted(row[0] for row in result)
             else:
-                first = (await database.execute(statement)).lastrowid
+                first = (await database.execute(statement, params)).lastrowid
                 assert first is not None
                 keys = list(range(first, first + len(chunk)))
             for (obj, _), key in zip(chunk, keys, strict=True):

@@ -75,6 +75,7 @@ class ForeignKey(Field[_T]):
     is_relation = True
     multi_valued = False
     type_label = "related key"
+    has_pre_save = True
 
     @overload
     def __init__(
