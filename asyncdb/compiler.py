@@ -117,16 +117,36 @@ class QueryCompiler:
         out = [args]
         if cq.sa_compiled is None:
             out.extend(self._bind_text(cq, v) for v in values_list[1:])
-        else:
-            keys = set(first)
+        elif cq.param_names and cq.param_set.issuperset(first) and cq.param_set <= first.keys():
+            # Every parameter comes from the values (no literal in the statement, no Python-side
+            # default to compute): pick them out directly instead of construct_params() per row.
+            names = cq.param_names
+            width = len(first)
+            procs = cq.processors
             for v in values_list[1:]:
-                if set(v) != keys:
-                    raise ParameterError(
-                        "execute_many() needs the same keys in every set of values: "
-                        f"{sorted(keys)} vs {sorted(v)}"
-                    )
+                if len(v) != width:
+                    raise self._mismatch(first, v)
+                try:
+                    args = [v[name] for name in names]
+                except KeyError:
+                    raise self._mismatch(first, v) from None
+                for i, proc in procs:
+                    args[i] = proc(args[i])
+                out.append(args)
+        else:
+            keys = first.keys()
+            for v in values_list[1:]:
+                if v.keys() != keys:
+                    raise self._mismatch(first, v)
                 out.append(self._bind_core(cq, v, None)[1])
         return cq, out
+
+    @staticmethod
+    def _mismatch(first: Mapping[str, Any], other: Mapping[str, Any]) -> ParameterError:
+        return ParameterError(
+            "execute_many() needs the same keys in every set of values: "
+            f"{sorted(first)} vs {sorted(other)}"
+        )
 
     def _compile_text(self, query: str) -> CompiledQuery:
         compiled = sa.text(query).compile(dialect=self.dialect)

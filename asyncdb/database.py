@@ -265,7 +265,7 @@ class Database:
         rows, keys = await self._statement("fetch_one", cq.sql, args, _fetch_one)
         if not rows:
             return None
-        return _make_rows(cq, rows[:1], keys)[0]
+        return _make_row(cq, rows[0], keys)
 
     async def fetch_val(self, query: Query, values: Values = None, column: int | str = 0) -> Any:
         """Run ``query`` and return one value of its first row (``None`` when no row)."""
@@ -447,7 +447,7 @@ class Database:
             self._require_pool()
             raise AssertionError  # unreachable: _require_pool raised
         while True:
-            conn = await pool.acquire()
+            conn = pool.acquire_nowait() or await pool.acquire()
             try:
                 return await self._run_on(conn, call(conn.raw, sql, args), sql, operation, args)
             except DatabaseError as exc:
@@ -630,6 +630,19 @@ def _make_rows(cq: CompiledQuery, rows: list[Any], keys: tuple[str, ...] | None)
             values[i] = proc(values[i])
         out.append(cls(values))
     return out
+
+
+def _make_row(cq: CompiledQuery, record: Any, keys: tuple[str, ...] | None) -> Row:
+    result_keys = cq.result_keys
+    if result_keys is None or len(result_keys) != len(record):
+        return _make_rows(cq, [record], keys)[0]
+    cls = row_class(result_keys)
+    if not cq.result_processors:
+        return cls(record)
+    values = list(record)
+    for i, proc in cq.result_processors:
+        values[i] = proc(values[i])
+    return cls(values)
 
 
 def _consume(task: asyncio.Task[None]) -> None:

@@ -337,3 +337,36 @@ async def test_memory_database_is_shared_across_the_pool() -> None:
     async with Database("sqlite:///:memory:") as other:
         with pytest.raises(ProgrammingError):
             await other.fetch_all("SELECT * FROM m")
+
+
+async def test_python_side_column_defaults_apply(db: Database) -> None:
+    meta = sa.MetaData()
+    t = sa.Table(
+        "adb_defaults",
+        meta,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(20), nullable=False),
+        sa.Column("stars", sa.Integer, nullable=False, default=3),
+        sa.Column("tag", sa.String(20), nullable=False, default=lambda: "made"),
+    )
+    await create_tables(db, meta)
+    try:
+        await db.execute(sa.insert(t).values(name="one"))
+        await db.execute_many(sa.insert(t), [{"name": "two"}, {"name": "three"}])
+        await db.execute_many(sa.insert(t), [{"name": "four", "stars": 1, "tag": "x"}] * 2)
+        rows = await db.fetch_all(sa.select(t.c.name, t.c.stars, t.c.tag).order_by(t.c.id))
+        assert [tuple(r) for r in rows] == [
+            ("one", 3, "made"),
+            ("two", 3, "made"),
+            ("three", 3, "made"),
+            ("four", 1, "x"),
+            ("four", 1, "x"),
+        ]
+        with pytest.raises(ParameterError, match="same keys"):
+            await db.execute_many(sa.insert(t), [{"name": "a", "stars": 1}, {"name": "b"}])
+        with pytest.raises(ParameterError, match="same keys"):
+            await db.execute_many(
+                sa.insert(t), [{"name": "a", "stars": 1, "tag": "x"}, {"name": "b", "stars": 1}]
+            )
+    finally:
+        await drop_tables(db, meta)
