@@ -191,3 +191,17 @@ def test_sqlmigrate_runs_nothing(
     ok(capsys, "--models", models, "makemigrations", "-m", "bigger")
     line = one_line(capsys, "sqlmigrate", "head")
     assert line.startswith("error: sqlmigrate cannot show revision head for SQLite")
+
+
+def test_settings_from_pyproject(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With [tool.migrations] filled in, the commands need no flags at all."""
+    (workdir / "pyproject.toml").write_text(
+        f'[tool.migrations]\nmodels = "{_models(workdir)}"\ndir = "schema"\n'
+    )
+    assert "schema" in ok(capsys, "init")
+    assert "Created" in ok(capsys, "makemigrations", "-m", "things")
+    assert "Applied" in ok(capsys, "migrate")
+    assert "agree" in ok(capsys, "check")
+    assert (workdir / "schema" / "env.py").is_file()
+    (workdir / "pyproject.toml").write_text('[tool.migrations]\nmodel = "x:y"\n')
+    assert "unknown key(s) model in [tool.migrations]" in one_line(capsys, "check")
