@@ -187,17 +187,24 @@ async def migrate(
     directory: str | Path = DEFAULT_DIRECTORY,
     *,
     revision: str = "head",
+    fake: bool = False,
 ) -> list[AppliedRevision]:
     """Upgrade the database to ``revision`` (default the latest); return the steps applied.
 
     Each revision runs in its own transaction (rolled back on failure where DDL is
-    transactional: PostgreSQL). A failure names the revision step and the statement.
+    transactional: PostgreSQL). A failure names the revision step and the statement. With
+    ``fake``, only record ``revision`` as the database's current one, running nothing (for a
+    database whose schema already matches, e.g. one made by ``create_all()``).
     """
     path = Path(directory)
     state = _state(database, load_models(models))
     config = alembic_config(path, state)
     if revision == "head":
         _single_head(path, state, "migrate")
+    if fake:
+        await run_online(state, lambda: command.stamp(config, revision), exclusive=True)
+        log.info("Marked %s as applied (nothing was run)", revision)
+        return []
     await run_online(state, lambda: command.upgrade(config, revision), exclusive=True)
     return state.applied
 

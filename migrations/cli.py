@@ -67,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     make.add_argument("--no-input", action="store_true", help="never ask about renames")
     migrate = add("migrate", "apply revisions up to REVISION (default: head)")
     migrate.add_argument("revision", nargs="?", default="head")
+    migrate.add_argument(
+        "--fake",
+        action="store_true",
+        help="record REVISION as applied without running anything (adopting a database)",
+    )
     downgrade = add("downgrade", "revert revisions down to REVISION (-1, base, an id)")
     downgrade.add_argument("revision")
     add("showmigrations", "list revisions and whether they are applied")
@@ -133,9 +138,13 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             print(f"Created {path}: review it, then run migrate.")
     elif args.command == "migrate":
         applied = await api.migrate(
-            _require_url(settings), settings.models, directory, revision=args.revision
+            _require_url(settings),
+            settings.models,
+            directory,
+            revision=args.revision,
+            fake=args.fake,
         )
-        if not applied:
+        if not applied and not args.fake:
             print("No migrations to apply.")
     elif args.command == "downgrade":
         reverted = await api.downgrade(

@@ -118,3 +118,20 @@ async def test_commands_on_different_databases_run_concurrently(tmp_path: Path) 
         await migrations.check(url, _models(), directory)
 
     await asyncio.gather(*(lifecycle(f"db{i}") for i in range(4)))
+
+
+async def test_adopting_a_database_made_by_create_all(migration_url: str, tmp_path: Path) -> None:
+    """Write the first revision against an empty scratch database, then fake it."""
+    models = _models()
+    async with Database(migration_url) as database:  # what create_all() leaves behind
+        for table in models.metadata.sorted_tables:
+            await database.execute(sa.schema.CreateTable(table))
+    directory = migrations.init(tmp_path / "db_migrations")
+    scratch = f"sqlite:///{tmp_path / 'scratch.db'}"
+    assert await migrations.makemigrations(scratch, models, directory, message="initial")
+    with pytest.raises(MigrationError, match="not at the latest revision"):
+        await migrations.check(migration_url, models, directory)
+    assert await migrations.migrate(migration_url, models, directory, fake=True) == []
+    statuses = await migrations.showmigrations(migration_url, directory)
+    assert [s.applied for s in statuses] == [True]
+    await migrations.check(migration_url, models, directory)
