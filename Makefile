@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python demo/app.py
+	$(BIN)/python -m demo.app
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -94,3 +95,22 @@ async def db(database_url: str) -> AsyncIterator[Database]:
         yield database
     finally:
         await database.disconnect()
+
+
+@pytest.fixture
+async def private_database_url(backend: str, database_url: str) -> AsyncIterator[str]:
+    """A URL of an empty database only this test uses (servers: created and dropped here)."""
+    if backend == "sqlite":
+        yield database_url
+        return
+    name = f"priv_{uuid.uuid4().hex[:12]}"
+    async with Database(database_url) as admin:
+        await admin.execute(f"CREATE DATABASE {name}")
+    url = Database(database_url).url
+    private = url.render(hide_password=False).replace(f"/{url.database}", f"/{name}", 1)
+    try:
+        yield private
+    finally:
+        force = " WITH (FORCE)" if backend == "postgresql" else ""
+        async with Database(database_url) as admin:
+            await admin.execute(f"DROP DATABASE IF EXISTS {name}{force}")
