@@ -109,7 +109,8 @@ def sqlalchemy_url(database: DatabaseTarget) -> URL:
     ``postgresql+asyncpg://``, ``mysql://``, ``mysql+aiomysql://``), as text, an
     ``asyncdb.DatabaseURL`` or an ``asyncdb.Database``; a SQLAlchemy ``URL`` is taken as is.
     Raise :class:`MigrationError` for another scheme, a malformed URL, or an in-memory SQLite
-    database (a migration run on its own connection would vanish with it).
+    database given as a URL (a migration run on its own connection would see a database of its
+    own; a connected ``asyncdb.Database`` shares its in-memory database, so pass that instead).
     """
     if isinstance(database, URL):
         url = database
@@ -122,8 +123,8 @@ def sqlalchemy_url(database: DatabaseTarget) -> URL:
             raise MigrationError(str(exc)) from None
     if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
         raise MigrationError(
-            "cannot migrate an in-memory SQLite database: migrations run on their own "
-            "connection; use a file URL such as sqlite:///app.db (or create_all() in tests)"
+            "cannot migrate an in-memory SQLite database given as a URL: the migration's own "
+            "connection would see another, empty database; pass the connected asyncdb.Database"
         )
     return url
 

@@ -93,6 +93,17 @@ async def test_models_of_the_wrong_kind_are_refused(migration_url: str, tmp_path
         await migrations.migrate("sqlite:///:memory:", None, directory)
 
 
+@pytest.mark.backends("sqlite")
+async def test_a_connected_in_memory_database(tmp_path: Path) -> None:
+    """asyncdb shares one in-memory database per Database: migrations reach it too."""
+    directory = migrations.init(tmp_path / "db_migrations")
+    async with Database("sqlite:///:memory:") as database:
+        await migrations.makemigrations(database, _models(), directory, message="members")
+        await migrations.migrate(database, _models(), directory)
+        await database.execute("INSERT INTO members (name) VALUES ('Ann')")
+        assert await database.fetch_val("SELECT count(*) FROM members") == 1
+
+
 @pytest.mark.backends("postgresql", "mysql")
 async def test_concurrent_migrate_runs_take_turns(migration_url: str, tmp_path: Path) -> None:
     """Replicas of an app that all migrate at startup: one applies, the others wait and see."""
