@@ -124,6 +124,30 @@ def _table_ops(container: ops.OpContainer) -> dict[tuple[str | None, str], ops.M
     }
 
 
+def _questions(
+    table: str,
+    drops: dict[str, ops.DropColumnOp],
+    adds: dict[str, ops.AddColumnOp],
+    answered: Sequence[Rename],
+    ask: AskRename,
+) -> list[Rename]:
+    """Ask about each compatible (dropped, added) pair not settled yet; return the yeses."""
+    taken = {r.old for r in answered} | {r.new for r in answered}
+    confirmed = []
+    for old, drop in drops.items():
+        if old in taken:
+            continue
+        for new, add in adds.items():
+            if new in taken or not _compatible(drop.to_column(), add.column):
+                continue
+            candidate = Rename(table, old, new)
+            if ask(candidate):
+                confirmed.append(candidate)
+                taken |= {old, new}
+                break
+    return confirmed
+
+
 def apply_renames(
     script: ops.MigrationScript,
     context: MigrationContext,
@@ -132,46 +156,38 @@ def apply_renames(
 ) -> None:
     """Turn confirmed drop-and-add pairs of ``script`` into column renames, in place.
 
-    ``renames`` are confirmed up front; raise :class:`MigrationError` when one of them does not
-    match a dropped column and an added column of its table. Other pairs of a dropped and an
-    added column of compatible types in one table are put to ``ask`` (when given).
+    ``renames`` are confirmed up front; raise :class:`MigrationError` (before any question is
+    asked) when one of them does not match a dropped and an added column of its table. Other
+    pairs of a dropped and an added column of compatible types in one table are put to ``ask``.
     """
-    pending = {(r.table, r.old): r for r in renames}
     assert script.upgrade_ops is not None and script.downgrade_ops is not None
+    tables = _table_ops(script.upgrade_ops)
+    by_name = {table.table_name: table for table in tables.values()}
+    for rename in renames:
+        found = by_name.get(rename.table)
+        drops, adds = _column_ops(found) if found is not None else ({}, {})
+        if rename.old not in drops:
+            raise MigrationError(
+                f"--rename {rename}: table {rename.table!r} loses no column {rename.old!r}"
+            )
+        if rename.new not in adds:
+            raise MigrationError(
+                f"--rename {rename}: table {rename.table!r} gains no column {rename.new!r}"
+            )
     downgrades = _table_ops(script.downgrade_ops)
-    for (schema, name), table in _table_ops(script.upgrade_ops).items():
+    for key, table in tables.items():
         drops, adds = _column_ops(table)
-        confirmed = [pending.pop((name, old)) for old in list(drops) if (name, old) in pending]
-        for rename in confirmed:
-            if rename.new not in adds:
-                raise MigrationError(
-                    f"--rename {rename}: table {name!r} gains no column {rename.new!r}"
-                )
+        confirmed = [r for r in renames if r.table == table.table_name]
         if ask is not None:
-            taken = {r.old for r in confirmed} | {r.new for r in confirmed}
-            for old, drop in drops.items():
-                if old in taken:
-                    continue
-                for new, add in adds.items():
-                    if new in taken or not _compatible(drop.to_column(), add.column):
-                        continue
-                    candidate = Rename(name, old, new)
-                    if ask(candidate):
-                        confirmed.append(candidate)
-                        taken |= {old, new}
-                        break
+            confirmed += _questions(table.table_name, drops, adds, confirmed, ask)
         for rename in confirmed:
             old_column, new_column = drops[rename.old].to_column(), adds[rename.new].column
             upgrade, downgrade = _rename_ops(table, old_column, new_column, context)
             _replace(table, drops[rename.old], adds[rename.new], upgrade)
-            reverse = downgrades.get((schema, name))
+            reverse = downgrades.get(key)
             if reverse is not None:
                 back_drops, back_adds = _column_ops(reverse)
                 _replace(reverse, back_adds[rename.old], back_drops[rename.new], downgrade)
-    for rename in pending.values():
-        raise MigrationError(
-            f"--rename {rename}: table {rename.table!r} loses no column {rename.old!r}"
-        )
 
 
 def data_loss_warnings(script: ops.MigrationScript) -> list[str]:
