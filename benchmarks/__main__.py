@@ -40,7 +40,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--rounds",
         type=int,
-        help="rounds of every workload (default 30; execute_many 15, gateway 7; at least 5)",
+        help="rounds of every workload (default 25; execute_many 15, gateway 7; at least 5)",
     )
     parser.add_argument(
         "--only",
@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     if not args.only or only:
         asyncio.run(bench_asyncdb.run(report, settings, only))
+        report.add(f"(asyncdb workloads: {time.perf_counter() - started:.0f} s)\n")
     if not args.only or "orm" in args.only:
         try:
             _run_orm(report, settings)

@@ -72,11 +72,11 @@ class Settings:
 
     Many short rounds rather than a few long ones: on a shared 2-core machine another process
     can steal a core for a second or two, and a short interleaved round confines that to one
-    paired ratio, which the median then discards. The defaults keep ``make bench`` near a
-    minute.
+    paired ratio, which the median then discards. The defaults keep the asyncdb part near
+    half a minute and ``make bench`` as a whole (with the ORM suite) under three.
     """
 
-    rounds: int = 30
+    rounds: int = 25
     gets: int = 500
     fetch_all_calls: int = 20
     execute_many_rounds: int = 15
