@@ -1,7 +1,7 @@
-"""Rows → results, fast: models are built with ``object.__new__`` and one ``__dict__`` update.
+"""Rows → results, fast: models are built with ``object.__new__`` and direct ``__dict__`` stores.
 
 Rows read from the database are trusted (they were validated on the way in), so no field code
-runs per row. ``select_related`` objects come from the same row, sliced by column position.
+runs per row. ``select_related`` objects come from the same row, by column position.
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ if TYPE_CHECKING:
 __all__ = ["Hydrator", "RelatedPlan", "plan_related"]
 
 _new = object.__new__
-# Rows are tuples (asyncdb.Row subclasses tuple): the C-level tuple methods skip any Python-level
-# overrides of the subclass.
+# Rows are tuples (asyncdb.Row subclasses tuple): the C-level tuple iterator skips the
+# subclass's Python-level __iter__.
 _iter = tuple.__iter__
-_getitem = tuple.__getitem__
 
 
 class RelatedPlan:

@@ -75,6 +75,7 @@ class QuerySet(Generic[_T]):
             if cached is not None:
                 compiled = self._compiled = (cached, cached.bind(state))
             else:
+                self.model._meta.registry.check()  # a relation to an undefined model fails here
                 fresh = compile_select(state)
                 if key is not None and fresh.cacheable:
                     if len(_STATEMENTS) >= _STATEMENT_CACHE_SIZE:

@@ -62,6 +62,8 @@ def test_bad_relations_fail_clearly() -> None:
 
     with pytest.raises(orm.ORMError, match="Ghost.haunts -> 'Nowhere'"):
         models.check()
+    with pytest.raises(orm.ORMError, match="unresolved relations"):
+        _ = Ghost.objects.filter(id=1).statement
 
 
 # -- forward access ----------------------------------------------------------------------------

@@ -29,6 +29,13 @@ class Book(orm.Model):
     title: orm.Field[str] = orm.String(max_length=200)
     subtitle: orm.Field[str | None] = orm.String(max_length=200, null=True)
     published: orm.Field[dt.datetime] = orm.DateTime(auto_now_add=True)
+
+
+class Review(orm.Model):
+    registry = models
+    book: orm.ForeignKey[Book] = orm.ForeignKey(Book, related_name="reviews")
+    editor: orm.ForeignKey[Author | None] = orm.ForeignKey(Author, null=True)
+    fans = orm.ManyToMany(Author, related_name="liked")
 """
 
 CORRECT = """
@@ -51,6 +58,12 @@ async def use() -> None:
     name: str = author.name
     async for streamed in Book.objects.filter(id__gt=1):
         assert isinstance(streamed.title, str)
+    review = Review(book=got, editor=None)
+    reviewed: Book = review.book
+    editor: Author | None = review.editor
+    fans: list[Author] = await review.fans.all()
+    await review.fans.add(author)
+    print(reviewed, editor, fans)
     print(title, subtitle, when, key, got, many, listed, first, made, count, rows, field, name)
 """
 
@@ -61,6 +74,7 @@ async def use() -> None:
     number: int = book.title
     author: Author = await Book.objects.get(id=1)
     book.subtitle = 5
+    Review(book=3)
 """
 
 
@@ -100,3 +114,4 @@ def test_wrong_types_are_reported(tmp_path: Path) -> None:
     assert 'expression has type "str", variable has type "int"' in output
     assert 'expression has type "Book", variable has type "Author"' in output
     assert 'expression has type "int", variable has type "str | None"' in output
+    assert 'Argument "book" to "Review" has incompatible type "int"; expected "Book"' in output
