@@ -46,6 +46,13 @@ class ModelMeta(type):
         cls = super().__new__(mcs, name, bases, namespace, **kwargs)
         if not any(isinstance(base, ModelMeta) for base in bases):
             return cls  # Model itself
+        for base in bases:
+            if "_meta" in base.__dict__:
+                raise _model_error(
+                    name,
+                    f"subclassing the concrete model {base.__name__} is not supported; "
+                    "put the shared fields in an abstract base (abstract = True)",
+                )
         fields = _collect_fields(cls, name, bases, namespace)
         if namespace.get("abstract", False):
             cls._abstract_fields = fields  # type: ignore[attr-defined]

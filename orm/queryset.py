@@ -175,7 +175,8 @@ class QuerySet(Generic[_T]):
         return self._clone(annotations=annotations)
 
     def values(self, *names: str) -> QuerySet[dict[str, Any]]:
-        """Rows as dicts of the named fields (all fields when none are named)."""
+        """Rows as dicts of the named fields (all fields, by attribute name such as
+        ``author_id``, when none are named)."""
         return self._clone(mode="dicts", value_names=names)
 
     @overload

@@ -291,9 +291,7 @@ def compile_select(state: QueryState, *, reverse: bool = False) -> Compiled:
             state.model, attnames, related, list(state.annotations), resolver
         )
     else:
-        names = state.value_names or tuple(
-            state.model._meta.by_attname[n].name for n in state.model._meta.attnames
-        )
+        names = state.value_names or state.model._meta.attnames
         names += tuple(name for name in state.annotations if name not in names)
         plain: list[ColumnElement[Any]] = []
         for name in names:
@@ -334,9 +332,7 @@ def compile_select(state: QueryState, *, reverse: bool = False) -> Compiled:
     statement = statement.select_from(resolver.from_clause())
     if state.for_update is not None:
         nowait, skip_locked = state.for_update
-        statement = statement.with_for_update(
-            nowait=nowait, skip_locked=skip_locked, of=state.model.table if related else None
-        )
+        statement = statement.with_for_update(nowait=nowait, skip_locked=skip_locked)
     return Compiled(statement, hydrator, resolver.params)
 
 

@@ -179,3 +179,8 @@ async def test_unique_violation_is_integrity_error(models: SimpleNamespace) -> N
     await Author.objects.create(name="Ann")
     await Author.objects.create(name="ann ")
     assert await Author.objects.count() == 3
+
+
+def test_subclassing_a_concrete_model_is_refused() -> None:
+    with pytest.raises(orm.ORMError, match="abstract base"):
+        type("SubItem", (Item,), {"extra": orm.Integer(null=True)})

@@ -400,3 +400,9 @@ async def test_on_delete_rules(books: SimpleNamespace) -> None:
 async def test_deleting_a_tag_removes_link_rows(books: SimpleNamespace) -> None:
     await books.short.delete()
     assert names(await books.odes.tags.all()) == ["poetry"]
+
+
+async def test_values_of_a_model_with_keys(books: SimpleNamespace) -> None:
+    row = (await Book.objects.filter(title="Dune").values())[0]
+    assert row["author_id"] == books.ann.pk and row["editor_id"] == books.bob.pk
+    assert row == (await Book.objects.get(title="Dune")).to_dict()
