@@ -1,0 +1,131 @@
+"""Where the plugin's settings come from: the URL, the model registry, the migrations folder.
+
+The URL, highest precedence first: ``--asyncdb-url``, ``$ASYNCDB_TEST_URL``, the ``asyncdb_url``
+ini option, then ``$DATABASE_URL`` (the generic variable comes last, so a test-specific setting
+always wins over it). The registry and the migrations folder come from ini options; the
+fixtures that return them can be overridden instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import orm
+from asyncdb import DatabaseURL
+
+__all__ = [
+    "ENV_VAR",
+    "FALLBACK_ENV_VAR",
+    "INI_MIGRATIONS_DIR",
+    "INI_REGISTRY",
+    "INI_URL",
+    "OPTION",
+    "ConfigError",
+    "Found",
+    "find_url",
+    "load_registry",
+    "migrations_dir",
+    "require_url",
+]
+
+OPTION = "--asyncdb-url"
+ENV_VAR = "ASYNCDB_TEST_URL"
+FALLBACK_ENV_VAR = "DATABASE_URL"
+INI_URL = "asyncdb_url"
+INI_REGISTRY = "asyncdb_registry"
+INI_MIGRATIONS_DIR = "asyncdb_migrations_dir"
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A configured URL and the setting it came from (for messages and the report header)."""
+
+    url: str
+    source: str
+
+
+def find_url(config: pytest.Config) -> Found | None:
+    """Return the test database URL with where it came from, or ``None`` when none is set."""
+    candidates = (
+        (OPTION, config.getoption("asyncdb_url", None)),
+        (f"${ENV_VAR}", os.environ.get(ENV_VAR)),
+        (f"the {INI_URL} ini option", config.getini(INI_URL)),
+        (f"${FALLBACK_ENV_VAR}", os.environ.get(FALLBACK_ENV_VAR)),
+    )
+    for source, value in candidates:
+        if isinstance(value, str) and value.strip():
+            return Found(value.strip(), source)
+    return None
+
+
+def require_url(config: pytest.Config) -> str:
+    """Return the test database URL; raise :class:`ConfigError` when none is set or it is bad."""
+    found = find_url(config)
+    if found is None:
+        raise ConfigError(
+            f"asyncdb: no database URL for the tests; pass {OPTION}=URL, set ${ENV_VAR} "
+            f"(or ${FALLBACK_ENV_VAR}), or set {INI_URL} in the pytest configuration, "
+            "e.g. sqlite:///:memory:"
+        )
+    try:
+        DatabaseURL(found.url)
+    except ValueError as exc:
+        raise ConfigError(
+            f"asyncdb: the database URL from {found.source} is invalid: {exc}"
+        ) from None
+    return found.url
+
+
+def load_registry(config: pytest.Config) -> orm.ModelRegistry | None:
+    """Import the registry the ``asyncdb_registry`` ini option names (``"package.module:attr"``)."""
+    path = str(config.getini(INI_REGISTRY)).strip()
+    if not path:
+        return None
+    module_name, _, attribute = path.partition(":")
+    if not module_name or not attribute:
+        raise ConfigError(
+            f"asyncdb: {INI_REGISTRY} = {path!r} must name a module attribute, "
+            "as 'package.module:attribute'"
+        )
+    try:
+        target: object = importlib.import_module(module_name)
+    except Exception as exc:  # the user's module may fail in any way while importing
+        raise ConfigError(
+            f"asyncdb: cannot import {module_name!r} (from {INI_REGISTRY} = {path!r}): "
+            f"{type(exc).__name__}: {exc}; is it on sys.path (pytest's `pythonpath` option)?"
+        ) from None
+    for name in attribute.split("."):
+        try:
+            target = getattr(target, name)
+        except AttributeError:
+            raise ConfigError(
+                f"asyncdb: {INI_REGISTRY} = {path!r}: {module_name!r} has no attribute "
+                f"{attribute!r}"
+            ) from None
+    if not isinstance(target, orm.ModelRegistry):
+        raise ConfigError(
+            f"asyncdb: {INI_REGISTRY} = {path!r} is a {type(target).__name__}, "
+            "not an orm.ModelRegistry"
+        )
+    return target
+
+
+def migrations_dir(config: pytest.Config) -> Path | None:
+    """The ``asyncdb_migrations_dir`` ini option, relative to the configuration file's folder."""
+    value = str(config.getini(INI_MIGRATIONS_DIR)).strip()
+    if not value:
+        return None
+    base = config.inipath.parent if config.inipath is not None else config.rootpath
+    path = base / value
+    if not path.is_dir():
+        raise ConfigError(f"asyncdb: {INI_MIGRATIONS_DIR} = {value!r}: {path} is not a folder")
+    return path

@@ -1,0 +1,203 @@
+"""Each test's changes are rolled back: plain writes, child tasks, transactions (savepoints).
+
+Every generated test first asserts that the tables are empty, then writes: whatever order they
+run in, each one proves the others' writes were rolled back. The schema comes from the registry
+(named by the ini option, or returned by an overridden fixture) and is gone after the session.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.plugin.conftest import Project, run_sql
+
+ROLLBACK_TESTS = """
+import asyncio
+
+import pytest
+
+import asyncdb
+from plg_models import Author, Book, models
+
+
+async def counts():
+    return await Author.objects.count(), await Book.objects.count()
+
+
+async def test_plain_writes(asyncdb_database):
+    assert await counts() == (0, 0)
+    ann = await Author.objects.create(name="Ann")
+    await Book.objects.create(title="Dune", author=ann)
+    await asyncdb_database.execute(
+        "INSERT INTO {prefix}author (name) VALUES (:name)", {"name": "Raw"}
+    )
+    assert await counts() == (2, 1)
+
+
+async def test_child_tasks(asyncdb_database):
+    assert await counts() == (0, 0)
+    await asyncio.gather(*(Author.objects.create(name=f"gather{i}") for i in range(5)))
+    await asyncio.create_task(Author.objects.create(name="task"))
+    async with asyncio.TaskGroup() as group:
+        for i in range(3):
+            group.create_task(Author.objects.create(name=f"group{i}"))
+    assert await Author.objects.count() == 9
+
+
+async def test_transactions_are_savepoints(asyncdb_database):
+    assert await counts() == (0, 0)
+    async with asyncdb_database.transaction():
+        ann = await Author.objects.create(name="Ann")
+        async with asyncio.TaskGroup() as group:
+            for i in range(3):
+                group.create_task(Book.objects.create(title=f"b{i}", author=ann))
+    with pytest.raises(RuntimeError):
+        async with asyncdb_database.transaction():
+            await Author.objects.create(name="Gone")
+            raise RuntimeError("rolls back to the savepoint only")
+    tx = await asyncdb_database.transaction().start()
+    await Author.objects.create(name="Committed")
+    await tx.commit()
+    assert sorted(await Author.objects.values_list("name", flat=True)) == ["Ann", "Committed"]
+    assert await Book.objects.count() == 3
+
+
+async def test_expected_error_inside_a_savepoint(asyncdb_database):
+    assert await counts() == (0, 0)
+    await Author.objects.create(name="Ann")
+    with pytest.raises(asyncdb.IntegrityError):
+        async with asyncdb_database.transaction():
+            await Author.objects.create(name="Ann")
+    # The test's transaction is still usable (on PostgreSQL too).
+    assert await Author.objects.count() == 1
+
+
+async def test_models_fixture(asyncdb_models, asyncdb_database):
+    assert asyncdb_models is models
+    assert models.database is asyncdb_database
+    assert await counts() == (0, 0)
+    await Author.objects.create(name="Models")
+
+
+def test_registry_unbound_between_tests():
+    assert models.database is None
+"""
+
+REGISTRY_FIXTURE = """
+import pytest
+
+
+@pytest.fixture(scope="session")
+def asyncdb_registry():
+    from plg_models import models
+
+    return models
+"""
+
+
+@pytest.mark.parametrize("configured_by", ["ini", "fixture"])
+def test_changes_are_rolled_back(project: Project, configured_by: str) -> None:
+    project.write_models()
+    if configured_by == "ini":
+        project.write_ini("asyncdb_registry = plg_models:models")
+    else:
+        project.write_ini()
+        project.write("conftest.py", REGISTRY_FIXTURE)
+    project.write("test_plg_rollback.py", ROLLBACK_TESTS)
+    # Twice over, so each test also runs after every other one has written.
+    project.write("test_plg_rollback_again.py", ROLLBACK_TESTS)
+    result = project.run()
+    result.assert_outcomes(passed=12)
+    assert project.tables() == set(), "the tables the session created are dropped at its end"
+
+
+STRICT_TESTS = """
+import pytest
+
+from plg_models import Author
+
+
+@pytest.mark.asyncio
+async def test_write(asyncdb_database):
+    assert await Author.objects.count() == 0
+    await Author.objects.create(name="strict")
+
+
+@pytest.mark.asyncio
+async def test_write_again(asyncdb_models):
+    assert await Author.objects.count() == 0
+    await Author.objects.create(name="strict")
+"""
+
+
+def test_strict_mode(project: Project) -> None:
+    project.write_models()
+    project.write_ini("asyncdb_registry = plg_models:models")
+    project.write("test_plg_strict.py", STRICT_TESTS)
+    project.run("-o", "asyncio_mode=strict").assert_outcomes(passed=2)
+    assert project.tables() == set()
+
+
+def test_session_event_loop(project: Project) -> None:
+    """Tests and fixtures on one session-wide loop: each test still gets its own Database."""
+    project.write_models()
+    project.write_ini("asyncdb_registry = plg_models:models")
+    project.write("test_plg_strict.py", STRICT_TESTS)
+    result = project.run(
+        "-o",
+        "asyncio_default_fixture_loop_scope=session",
+        "-o",
+        "asyncio_default_test_loop_scope=session",
+    )
+    result.assert_outcomes(passed=2)
+
+
+@pytest.mark.backends("sqlite")
+def test_in_memory_sqlite(project: Project) -> None:
+    """``sqlite:///:memory:``: each test's database creates the tables inside its transaction."""
+    project.url = "sqlite:///:memory:"
+    project.write_models()
+    project.write_ini("asyncdb_registry = plg_models:models")
+    project.write("test_plg_rollback.py", ROLLBACK_TESTS)
+    project.run().assert_outcomes(passed=6)
+
+
+PREEXISTING_TESTS = """
+from plg_models import Author, Book
+
+
+async def test_existing_rows_are_seen(asyncdb_database):
+    assert await Author.objects.values_list("name", flat=True) == ["Kept"]
+    await Author.objects.create(name="Ann")
+    assert await Book.objects.count() == 0
+
+
+async def test_and_left_alone(asyncdb_database):
+    assert await Author.objects.count() == 1
+"""
+
+
+def test_tables_that_existed_are_kept(project: Project) -> None:
+    """A table the session did not create is used as it is and survives the session."""
+    author = f"{project.prefix}author"
+    project.write_models()
+    project.write_ini("asyncdb_registry = plg_models:models")
+    project.write("test_plg_existing.py", PREEXISTING_TESTS)
+    # The table the Author model declares, created beforehand, with a row in it.
+    run_sql(
+        project.url,
+        f"CREATE TABLE {author} (id INTEGER NOT NULL PRIMARY KEY {_autoincrement(project.url)}, "
+        "name VARCHAR(50) NOT NULL UNIQUE)",
+        f"INSERT INTO {author} (name) VALUES ('Kept')",
+    )
+    project.run().assert_outcomes(passed=2)
+    assert project.tables() == {author}
+    assert run_sql(project.url, f"SELECT name FROM {author}") == [("Kept",)]
+
+
+def _autoincrement(url: str) -> str:
+    if url.startswith("mysql"):
+        return "AUTO_INCREMENT"
+    if url.startswith("postgresql"):
+        return "GENERATED BY DEFAULT AS IDENTITY"
+    return ""
