@@ -215,6 +215,9 @@ def postgres_dsn() -> str:
 
 async def postgres(report: Report, s: Settings, only: Sequence[str]) -> None:
     """All PostgreSQL workloads, on one set of bench tables."""
+    names = ("fetch_one", "fetch_all", "execute_many", "gateway")
+    if not any(_selected(name, only) for name in names):
+        return
     db = Database(postgres_url())
     try:
         await db.connect()
