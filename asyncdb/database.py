@@ -9,6 +9,7 @@ the connection goes back to the pool before the call returns (no round trip when
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -24,7 +25,7 @@ from sqlalchemy.sql.elements import ClauseElement
 
 from .backends import Backend, Features, RawConnection, load_backend
 from .compiler import CompiledQuery
-from .errors import DatabaseError, InterfaceError
+from .errors import DatabaseError, InterfaceError, QueryTimeout
 from .hooks import CapturedQueries, Hook, StatementInfo, captures
 from .pinning import Holder, Layer
 from .pool import Pool, PooledConnection, PoolStats
@@ -57,6 +58,8 @@ _DEFAULTS: dict[str, Any] = {
     "check_idle_after": 10.0,
 }
 _ids = count(1)
+#: How long a timed-out statement's cancellation may take before its connection is dropped.
+_CANCEL_GRACE = 5.0
 
 
 def _fetch_all(raw: RawConnection, sql: str, args: Sequence[Any]) -> Awaitable[Any]:
@@ -87,7 +90,9 @@ class Database:
     go to the driver (``ssl``, ``statement_cache_size``, ``charset``, ``timeout``, ...).
 
     ``force_rollback=True`` runs everything in one transaction rolled back at ``disconnect()``
-    (for tests); transactions inside it are savepoints.
+    (for tests); transactions inside it are savepoints. ``timeout`` is the default per-statement
+    timeout in seconds (each call may pass its own ``timeout=``): a statement still running
+    then is cancelled on the server and :class:`QueryTimeout` is raised.
     """
 
     def __init__(
@@ -101,6 +106,7 @@ class Database:
         max_idle: float | None = None,
         check_idle_after: float | None = None,
         force_rollback: bool = False,
+        timeout: float | None = None,
         **driver_options: Any,
     ) -> None:
         self.url = DatabaseURL(url)
@@ -129,6 +135,9 @@ class Database:
         options.update(driver_options)
         self._settings = settings
         self._force_rollback = force_rollback
+        if timeout is not None and timeout <= 0:
+            raise ValueError(f"timeout must be positive seconds, got {timeout!r}")
+        self._timeout = timeout
         self._backend: Backend = load_backend(
             self.url.backend,
             host=self.url.host,
@@ -253,32 +262,51 @@ class Database:
 
     # -- statements ------------------------------------------------------------------------------
 
-    async def fetch_all(self, query: Query, values: Values = None) -> list[Row]:
+    async def fetch_all(
+        self, query: Query, values: Values = None, *, timeout: float | None = None
+    ) -> list[Row]:
         """Run ``query`` and return all its rows."""
         cq, args = self._compiler.compile(query, values)
-        rows, keys = await self._statement("fetch_all", cq.sql, args, _fetch_all)
+        rows, keys = await self._statement("fetch_all", cq.sql, args, _fetch_all, timeout)
         return _make_rows(cq, rows, keys)
 
-    async def fetch_one(self, query: Query, values: Values = None) -> Row | None:
+    async def fetch_one(
+        self, query: Query, values: Values = None, *, timeout: float | None = None
+    ) -> Row | None:
         """Run ``query`` and return its first row, or ``None`` when there is none."""
         cq, args = self._compiler.compile(query, values)
-        rows, keys = await self._statement("fetch_one", cq.sql, args, _fetch_one)
+        rows, keys = await self._statement("fetch_one", cq.sql, args, _fetch_one, timeout)
         if not rows:
             return None
         return _make_row(cq, rows[0], keys)
 
-    async def fetch_val(self, query: Query, values: Values = None, column: int | str = 0) -> Any:
+    async def fetch_val(
+        self,
+        query: Query,
+        values: Values = None,
+        column: int | str = 0,
+        *,
+        timeout: float | None = None,
+    ) -> Any:
         """Run ``query`` and return one value of its first row (``None`` when no row)."""
-        row = await self.fetch_one(query, values)
+        row = await self.fetch_one(query, values, timeout=timeout)
         return None if row is None else row[column]
 
-    async def execute(self, query: Query, values: Values = None) -> Result:
+    async def execute(
+        self, query: Query, values: Values = None, *, timeout: float | None = None
+    ) -> Result:
         """Run a statement; ``result.rowcount`` is the number of rows it matched."""
         cq, args = self._compiler.compile(query, values)
-        rowcount, lastrowid = await self._statement("execute", cq.sql, args, _execute)
+        rowcount, lastrowid = await self._statement("execute", cq.sql, args, _execute, timeout)
         return Result(rowcount, lastrowid)
 
-    async def execute_many(self, query: Query, values: Sequence[Mapping[str, Any]]) -> None:
+    async def execute_many(
+        self,
+        query: Query,
+        values: Sequence[Mapping[str, Any]],
+        *,
+        timeout: float | None = None,
+    ) -> None:
         """Run one statement for every set of values, in the driver's batched path."""
         if isinstance(values, Mapping) or not isinstance(values, Sequence):
             raise TypeError(
@@ -287,10 +315,15 @@ class Database:
         if not values:
             return
         cq, args_list = self._compiler.compile_many(query, values)
-        await self._statement("execute_many", cq.sql, args_list, _execute_many)
+        await self._statement("execute_many", cq.sql, args_list, _execute_many, timeout)
 
     async def iterate(
-        self, query: Query, values: Values = None, *, chunk_size: int = 500
+        self,
+        query: Query,
+        values: Values = None,
+        *,
+        chunk_size: int = 500,
+        timeout: float | None = None,
     ) -> AsyncIterator[Row]:
         """Stream the rows of ``query``, ``chunk_size`` at a time from the server.
 
@@ -298,6 +331,7 @@ class Database:
         PostgreSQL and MySQL), so other queries may run inside the loop; leaving the loop early
         releases it. Inside a transaction it shares the transaction's connection, chunk by
         chunk (MySQL then fetches the rows at once: ``features.streams_inside_transaction``).
+        ``timeout`` bounds the fetch of each chunk.
         """
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
@@ -310,7 +344,7 @@ class Database:
                 stream = conn.raw.stream(cq.sql, args, chunk_size, in_transaction=False)
                 try:
                     while True:
-                        chunk = await self._next_chunk(conn, cq.sql, args, stream)
+                        chunk = await self._next_chunk(conn, cq.sql, args, stream, timeout)
                         if chunk is None:
                             break
                         for row in _make_rows(cq, *chunk):
@@ -326,7 +360,7 @@ class Database:
             while True:
                 await holder.enter(layer)
                 try:
-                    chunk = await self._next_chunk(holder.conn, cq.sql, args, stream)
+                    chunk = await self._next_chunk(holder.conn, cq.sql, args, stream, timeout)
                 finally:
                     holder.leave()
                 if chunk is None:
@@ -347,6 +381,7 @@ class Database:
         sql: str,
         args: Sequence[Any],
         stream: AsyncIterator[tuple[list[Any], tuple[str, ...] | None]],
+        timeout: float | None,
     ) -> tuple[list[Any], tuple[str, ...] | None] | None:
         async def step() -> tuple[list[Any], tuple[str, ...] | None] | None:
             try:
@@ -354,7 +389,7 @@ class Database:
             except StopAsyncIteration:
                 return None
 
-        return await self._run_on(conn, step(), sql, "iterate", args)
+        return await self._run_on(conn, step(), sql, "iterate", args, timeout)
 
     async def _close_stream(self, conn: PooledConnection, stream: AsyncIterator[Any]) -> None:
         aclose = getattr(stream, "aclose", None)
@@ -430,7 +465,10 @@ class Database:
         sql: str,
         args: Any,
         call: Callable[[RawConnection, str, Any], Awaitable[T]],
+        timeout: float | None = None,
     ) -> T:
+        if timeout is None:
+            timeout = self._timeout
         layer = self._layer_var.get() or self._root_layer
         if layer is not None:
             holder = layer.holder
@@ -438,7 +476,7 @@ class Database:
                 await holder.enter(layer)
             try:
                 return await self._run_on(
-                    holder.conn, call(holder.conn.raw, sql, args), sql, operation, args
+                    holder.conn, call(holder.conn.raw, sql, args), sql, operation, args, timeout
                 )
             finally:
                 holder.leave()
@@ -449,7 +487,9 @@ class Database:
         while True:
             conn = pool.acquire_nowait() or await pool.acquire()
             try:
-                return await self._run_on(conn, call(conn.raw, sql, args), sql, operation, args)
+                return await self._run_on(
+                    conn, call(conn.raw, sql, args), sql, operation, args, timeout
+                )
             except DatabaseError as exc:
                 # A pooled connection that died while idle (server restart, kill) fails before
                 # the statement ran: run it again on another connection. Each dead connection
@@ -472,9 +512,12 @@ class Database:
         sql: str,
         operation: str = "transaction",
         args: Any = (),
+        timeout: float | None = None,
     ) -> T:
         """Await one driver call on ``conn``, marking it busy meanwhile (a connection left busy
         by a cancellation is discarded), with hooks, capture and DEBUG logging."""
+        if timeout is not None:
+            awaitable = self._bounded(conn, awaitable, timeout)
         if self._hooks or captures.get() or logger.isEnabledFor(logging.DEBUG):
             return await self._run_observed(conn, awaitable, sql, operation, args)
         conn.busy = True
@@ -490,6 +533,42 @@ class Database:
             raise
         conn.busy = False
         return result
+
+    async def _bounded(self, conn: PooledConnection, awaitable: Awaitable[T], timeout: float) -> T:
+        """Await ``awaitable``; past ``timeout`` cancel the statement on the server and raise
+        :class:`QueryTimeout`, leaving the connection usable (or discarding it when the server
+        does not answer the cancellation)."""
+        task = asyncio.ensure_future(awaitable)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=timeout)
+        except BaseException:
+            task.cancel()  # the caller was cancelled: so is the statement (conn stays busy)
+            raise
+        if done:
+            return task.result()
+        try:
+            await asyncio.wait_for(conn.raw.cancel(), _CANCEL_GRACE)
+            done, _ = await asyncio.wait({task}, timeout=_CANCEL_GRACE)
+        except (DatabaseError, TimeoutError):
+            done = set()
+        except BaseException:
+            task.cancel()
+            raise
+        if not done:
+            # The server did not answer (half-open connection): give up on this connection.
+            conn.raw.terminate()
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        elif not task.cancelled() and task.exception() is None:
+            return task.result()  # it finished just as it was cancelled
+        else:
+            failure = None if task.cancelled() else task.exception()
+            if isinstance(failure, DatabaseError) and failure.connection_lost:
+                conn.raw.terminate()
+        raise QueryTimeout(
+            f"the statement did not finish within timeout={timeout}s and was cancelled"
+        ) from (None if task.cancelled() else task.exception())
 
     async def _run_observed(
         self, conn: PooledConnection, awaitable: Awaitable[T], sql: str, operation: str, args: Any

@@ -97,6 +97,10 @@ class RawConnection(abc.ABC):
     def in_transaction(self) -> bool:
         """Cheap local check (no round trip) for an open transaction."""
 
+    @abc.abstractmethod
+    async def cancel(self) -> None:
+        """Ask the server to stop the statement running on this connection (from elsewhere)."""
+
     async def ping(self) -> None:
         await self.fetch("SELECT 1", ())
 

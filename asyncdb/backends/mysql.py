@@ -150,6 +150,20 @@ class MySQLConnection(RawConnection):
     async def rollback(self) -> None:
         await self.execute("ROLLBACK", ())
 
+    async def cancel(self) -> None:
+        # KILL QUERY from a short-lived side connection: the pool may be exhausted.
+        try:
+            side = await aiomysql.connect(**self.backend._connect)
+        except Exception as exc:
+            raise self.backend.translate(exc, connecting=True) from exc
+        try:
+            async with side.cursor() as cur:
+                await cur.execute(f"KILL QUERY {int(self.raw.thread_id())}")
+        except Exception as exc:
+            raise self.backend.translate(exc) from exc
+        finally:
+            side.close()
+
     def is_alive(self) -> bool:
         reader = self.raw._reader
         if self.raw._writer is None or reader is None:

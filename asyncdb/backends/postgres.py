@@ -128,6 +128,19 @@ class PostgresConnection(RawConnection):
     async def rollback(self) -> None:
         await self.execute("ROLLBACK", ())
 
+    async def cancel(self) -> None:
+        # pg_cancel_backend from a short-lived side connection: the pool may be exhausted.
+        try:
+            side = await asyncpg.connect(**self.backend._connect)
+        except Exception as exc:
+            raise self.backend.translate(exc, connecting=True) from exc
+        try:
+            await side.execute("SELECT pg_cancel_backend($1)", self.raw.get_server_pid())
+        except Exception as exc:
+            raise self.backend.translate(exc) from exc
+        finally:
+            side.terminate()
+
     def is_alive(self) -> bool:
         return not self.raw.is_closed()
 

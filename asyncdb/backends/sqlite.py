@@ -31,6 +31,7 @@ from ..errors import (
     NotSupportedError,
     OperationalError,
     ProgrammingError,
+    QueryTimeout,
 )
 from .base import Backend, Features, RawConnection
 
@@ -155,6 +156,11 @@ class SQLiteConnection(RawConnection):
     async def rollback(self) -> None:
         await self._end("ROLLBACK")
 
+    async def cancel(self) -> None:
+        # sqlite3's interrupt() is the one call that is safe from another thread.
+        if self.is_alive():
+            self.raw._conn.interrupt()
+
     def is_alive(self) -> bool:
         return not self._closed and self.raw._connection is not None
 
@@ -186,11 +192,11 @@ class SQLiteBackend(Backend):
             self.dialect, bind_hook=self._bind_processor, result_hook=self._result_processor
         )
         opts = dict(options)
-        self._timeout = float(opts.pop("timeout", 30.0))
+        self._timeout = float(opts.pop("busy_timeout", 30.0))
         self._memory = database in (None, "", ":memory:")
         if opts:
             raise ValueError(
-                f"unknown SQLite option(s): {', '.join(sorted(opts))}; supported: timeout"
+                f"unknown SQLite option(s): {', '.join(sorted(opts))}; supported: busy_timeout"
             )
         self._path = database or ":memory:"
         self._tmpdir: str | None = None
@@ -258,6 +264,8 @@ class SQLiteBackend(Backend):
         if isinstance(exc, sqlite3.IntegrityError):
             return IntegrityError(message, code=name)
         if isinstance(exc, sqlite3.OperationalError):
+            if message == "interrupted":
+                return QueryTimeout(message, code=name)
             if any(hint in message for hint in _PROGRAMMING_HINTS):
                 return ProgrammingError(message, code=name)
             return OperationalError(message, code=name)
