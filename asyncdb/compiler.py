@@ -39,6 +39,7 @@ class CompiledQuery:
         "processors",
         "result_keys",
         "result_processors",
+        "row_cls",
         "sa_compiled",
         "sql",
     )
@@ -63,6 +64,8 @@ class CompiledQuery:
         self.sa_compiled = sa_compiled
         self.expanding = expanding
         self.insert_defaults = insert_defaults
+        #: The Row class of the last result (set by the database on first use).
+        self.row_cls: Any = None
 
 
 class QueryCompiler:

@@ -691,15 +691,28 @@ class Connection:
         return self._db.iterate(query, values, chunk_size=chunk_size)
 
 
+def _row_class_for(
+    cq: CompiledQuery, width: int, keys: tuple[str, ...] | None
+) -> tuple[type[Row], bool]:
+    """The Row class for this result (cached on the compiled query), and whether the compiled
+    result processors apply (only when the compiled columns match the result)."""
+    result_keys = cq.result_keys
+    cls: type[Row] | None = cq.row_cls
+    if result_keys is not None and len(result_keys) == width:
+        if cls is None or cls._keys != result_keys:
+            cls = cq.row_cls = row_class(result_keys)
+        return cls, True
+    names = keys or tuple(f"column_{i}" for i in range(width))
+    if cls is None or cls._keys != names:
+        cls = cq.row_cls = row_class(names)
+    return cls, False
+
+
 def _make_rows(cq: CompiledQuery, rows: list[Any], keys: tuple[str, ...] | None) -> list[Row]:
     if not rows:
         return []
-    procs = cq.result_processors
-    result_keys = cq.result_keys
-    if result_keys is None or len(result_keys) != len(rows[0]):
-        result_keys = keys or tuple(f"column_{i}" for i in range(len(rows[0])))
-        procs = ()
-    cls = row_class(result_keys)
+    cls, processed = _row_class_for(cq, len(rows[0]), keys)
+    procs = cq.result_processors if processed else ()
     if not procs:
         return list(map(cls, rows))
     out = []
@@ -712,11 +725,8 @@ def _make_rows(cq: CompiledQuery, rows: list[Any], keys: tuple[str, ...] | None)
 
 
 def _make_row(cq: CompiledQuery, record: Any, keys: tuple[str, ...] | None) -> Row:
-    result_keys = cq.result_keys
-    if result_keys is None or len(result_keys) != len(record):
-        return _make_rows(cq, [record], keys)[0]
-    cls = row_class(result_keys)
-    if not cq.result_processors:
+    cls, processed = _row_class_for(cq, len(record), keys)
+    if not processed or not cq.result_processors:
         return cls(record)
     values = list(record)
     for i, proc in cq.result_processors:

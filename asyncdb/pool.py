@@ -286,15 +286,18 @@ class Pool:
                 waiter.set_result(conn)  # stays in _in_use: handed straight over
                 return
         self._in_use.discard(conn)
-        conn.idle_since = time.monotonic()
-        self._idle.append(conn)
-        self._reap_idle()
+        now = time.monotonic()
+        conn.idle_since = now
+        idle = self._idle
+        idle.append(conn)
+        max_idle = self.max_idle
+        if max_idle is not None and now - idle[0].idle_since > max_idle:
+            self._reap_idle(now)
 
-    def _reap_idle(self) -> None:
+    def _reap_idle(self, now: float) -> None:
         """Close connections idle longer than ``max_idle``, keeping ``min_size``."""
         if self.max_idle is None:
             return
-        now = time.monotonic()
         while (
             self._idle
             and self.size > self.min_size
