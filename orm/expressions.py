@@ -282,5 +282,5 @@ class Q:
         return Q(self, _negated=True)
 
     def __repr__(self) -> str:
-        inner = f" {self.connector} ".join(repr(c) for c in self.children)
-        return f"{'NOT ' if self.negated else ''}Q({inner})"
+        parts = [repr(c) if isinstance(c, Q) else f"{c[0]}={c[1]!r:.80}" for c in self.children]
+        return f"{'~' if self.negated else ''}Q({f' {self.connector} '.join(parts)})"

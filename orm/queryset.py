@@ -2,7 +2,8 @@
 
 Every method that refines the query returns a new queryset; nothing runs until it is awaited
 (``await qs``, ``await qs.all()``, ``get()``, ``count()``, ...) or iterated with ``async for``.
-A queryset compiles its SELECT once and reuses it on every run.
+SELECTs are compiled once per query *shape* (see ``orm.query.compiler.shape_key``) and shared;
+a queryset of a known shape only binds its own values.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class QuerySet(Generic[_T]):
     def __init__(self, model: type[Model], state: QueryState | None = None) -> None:
         self.model = model
         self._state = state if state is not None else QueryState(model)
-        self._compiled: Compiled | None = None
+        self._compiled = None
 
     def _clone(self, **changes: Any) -> QuerySet[Any]:
         return QuerySet(self.model, self._state.replace(**changes))

@@ -94,6 +94,8 @@ def _q_shape(q: Q) -> tuple[Any, ...]:
             parts.append((key, value))  # these change the SQL (IS NULL, isnull=...)
         elif isinstance(value, Expression) or hasattr(value, "_subquery_for_in"):
             raise _Uncacheable
+        elif key.endswith("__in"):
+            parts.append((key, in_bucket(value)))
         else:
             parts.append(key)
     return tuple(parts)
@@ -143,16 +145,28 @@ def _leaf(resolver: Resolver, key: str, value: Any, negated: bool) -> ColumnElem
     if field is not None:
         convert = field.lookup_value if field.is_relation else field.validate_lookup  # type: ignore[attr-defined]
 
-    def binder(raw: Any) -> tuple[Any, ...]:
-        return lookup_params(lookup, check_value(lookup, raw, convert, label))
-
     checked = check_value(lookup, value, convert, label)
     type_ = bind_type(lookup, column)
-    binds = [
-        params.bind(v, type_, expanding=lookup == "in") for v in lookup_params(lookup, checked)
-    ]
+    bucket = in_bucket(value) if lookup == "in" else None
+    condition: ColumnElement[bool]
+    if bucket is not None:
+        # A short IN list gets one parameter per item, padded to a power of two with its last
+        # item: a handful of statement shapes, and no re-rendering of the SQL per call.
+        def binder(raw: Any) -> tuple[Any, ...]:
+            return _padded(check_value(lookup, raw, convert, label), bucket)
+
+        binds = [params.bind(v, type_) for v in _padded(checked, bucket)]
+        condition = column.in_(binds)
+    else:
+
+        def binder(raw: Any) -> tuple[Any, ...]:
+            return lookup_params(lookup, check_value(lookup, raw, convert, label))
+
+        binds = [
+            params.bind(v, type_, expanding=lookup == "in") for v in lookup_params(lookup, checked)
+        ]
+        condition = lookup_condition(lookup, column, checked, binds)
     params.binders.append(binder)
-    condition = lookup_condition(lookup, column, checked, binds)
     if negated and lookup != "isnull" and (field is None or field.null or resolver.joins):
         # SQL's NOT (x = 1) is NULL (so false) for a NULL x; `exclude()` must keep that row.
         condition = sa.and_(condition, column.is_not(None))
@@ -161,6 +175,21 @@ def _leaf(resolver: Resolver, key: str, value: Any, negated: bool) -> ColumnElem
 
 def _identity(value: Any) -> Any:
     return value
+
+
+#: IN lists up to this long are bound item by item (longer ones as one expanding parameter).
+IN_BUCKET_LIMIT = 256
+
+
+def in_bucket(value: Any) -> int | None:
+    """The padded size of an ``__in`` list bound item by item, or None (expanding)."""
+    if type(value) in (list, tuple, set, frozenset) and 0 < len(value) <= IN_BUCKET_LIMIT:
+        return 1 << (len(value) - 1).bit_length()
+    return None
+
+
+def _padded(items: list[Any], size: int) -> tuple[Any, ...]:
+    return (*items, *[items[-1]] * (size - len(items)))
 
 
 def compile_q(resolver: Resolver, q: Q, negated: bool = False) -> ColumnElement[bool]:

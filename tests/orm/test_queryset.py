@@ -341,3 +341,14 @@ async def test_same_shape_different_values(items: list[Item], db: Database) -> N
         await Item.objects.get(views=10)
         await Item.objects.get(views=20)
     assert captured.statements[0] == captured.statements[1]
+
+
+async def test_in_lists_of_every_size(models: SimpleNamespace) -> None:
+    await Item.objects.bulk_create([Item(title=f"t{i}", views=i) for i in range(300)])
+    for size in (1, 2, 3, 5, 8, 9, 100, 256, 257, 300):
+        keys = list(range(size))
+        assert await Item.objects.filter(views__in=keys).count() == size
+        assert len(await Item.objects.filter(views__in=keys)) == size
+        assert len(await Item.objects.filter(views__in=set(keys))) == size
+        assert len(await Item.objects.filter(views__in=(k for k in keys))) == size
+    assert len(await Item.objects.filter(views__in=[1, 1, 1])) == 1
