@@ -71,20 +71,20 @@ class CompiledQuery:
 class QueryCompiler:
     """Compiles and caches statements for one dialect.
 
-    ``type_hooks`` lets a backend wrap the processors SQLAlchemy gives for a type (used for
-    timezone-aware datetimes on backends that store none, and for asyncpg's numeric types).
+    Without ``native_timezones``, ``DateTime(timezone=True)`` values are stored as naive UTC and
+    come back aware. ``result_hook`` lets a backend replace SQLAlchemy's result processor for a
+    type (asyncpg's numeric processors need a column OID that is not known here).
     """
 
     def __init__(
         self,
         dialect: Dialect,
         *,
-        bind_hook: Callable[[sa.types.TypeEngine[Any], Processor | None], Processor | None]
-        | None = None,
+        native_timezones: bool,
         result_hook: Callable[[sa.types.TypeEngine[Any]], Processor | None] | None = None,
     ) -> None:
         self.dialect = dialect
-        self._bind_hook = bind_hook
+        self._native_timezones = native_timezones
         self._result_hook = result_hook
         self._text_cache: dict[str, CompiledQuery] = {}
         self._core_cache: OrderedDict[Any, CompiledQuery] = OrderedDict()
@@ -208,8 +208,8 @@ class QueryCompiler:
                 proc: Processor | None = (
                     bind.type._cached_bind_processor(self.dialect) if bind is not None else None
                 )
-                if self._bind_hook is not None and bind is not None:
-                    proc = self._bind_hook(bind.type, proc)
+                if bind is not None and self._stores_naive_utc(bind.type):
+                    proc = utc_naive_bind(proc)
                 if proc is not None:
                     processors.append((i, proc))
             expanding = bool(compiled.post_compile_params or compiled.literal_execute_params)
@@ -238,10 +238,17 @@ class QueryCompiler:
         )
 
     def _result_processor(self, type_: sa.types.TypeEngine[Any]) -> Processor | None:
+        proc: Processor | None
         if self._result_hook is not None:
-            return self._result_hook(type_)
-        proc: Processor | None = type_._cached_result_processor(self.dialect, None)
+            proc = self._result_hook(type_)
+        else:
+            proc = type_._cached_result_processor(self.dialect, None)
+        if self._stores_naive_utc(type_):
+            return utc_aware_result(proc)
         return proc
+
+    def _stores_naive_utc(self, type_: sa.types.TypeEngine[Any]) -> bool:
+        return not self._native_timezones and isinstance(type_, sa.DateTime) and type_.timezone
 
     # -- binding ---------------------------------------------------------------------------------
 

@@ -74,11 +74,11 @@ class RawConnection(abc.ABC):
     @abc.abstractmethod
     async def begin(self, isolation: str | None, readonly: bool) -> None: ...
 
-    @abc.abstractmethod
-    async def commit(self) -> None: ...
+    async def commit(self) -> None:
+        await self.execute("COMMIT", ())
 
-    @abc.abstractmethod
-    async def rollback(self) -> None: ...
+    async def rollback(self) -> None:
+        await self.execute("ROLLBACK", ())
 
     async def savepoint(self, name: str) -> None:
         await self.execute(f"SAVEPOINT {name}", ())

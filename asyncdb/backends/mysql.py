@@ -13,11 +13,10 @@ from typing import Any
 
 import aiomysql
 import pymysql
-import sqlalchemy as sa
 from pymysql.constants import CLIENT
 from sqlalchemy.dialects.mysql.aiomysql import MySQLDialect_aiomysql
 
-from ..compiler import Processor, QueryCompiler, utc_aware_result, utc_naive_bind
+from ..compiler import QueryCompiler
 from ..errors import (
     DatabaseError,
     DataError,
@@ -144,12 +143,6 @@ class MySQLConnection(RawConnection):
             await self.execute(f"SET TRANSACTION ISOLATION LEVEL {isolation.upper()}", ())
         await self.execute("START TRANSACTION READ ONLY" if readonly else "BEGIN", ())
 
-    async def commit(self) -> None:
-        await self.execute("COMMIT", ())
-
-    async def rollback(self) -> None:
-        await self.execute("ROLLBACK", ())
-
     async def cancel(self) -> None:
         # KILL QUERY from a short-lived side connection: the pool may be exhausted.
         try:
@@ -200,9 +193,7 @@ class MySQLBackend(Backend):
     ) -> None:
         self.features = FEATURES
         self.dialect = MySQLDialect_aiomysql(dbapi=MySQLDialect_aiomysql.import_dbapi())
-        self.compiler = QueryCompiler(
-            self.dialect, bind_hook=self._bind_processor, result_hook=self._result_processor
-        )
+        self.compiler = QueryCompiler(self.dialect, native_timezones=FEATURES.native_timezones)
         self._host = host or "localhost"
         self._port = port or 3306
         opts = dict(options)
@@ -233,19 +224,6 @@ class MySQLBackend(Backend):
 
     def describe(self) -> str:
         return f"mysql at {self._host}:{self._port}"
-
-    def _bind_processor(
-        self, type_: sa.types.TypeEngine[Any], proc: Processor | None
-    ) -> Processor | None:
-        if isinstance(type_, sa.DateTime) and type_.timezone:
-            return utc_naive_bind(proc)
-        return proc
-
-    def _result_processor(self, type_: sa.types.TypeEngine[Any]) -> Processor | None:
-        proc: Processor | None = type_._cached_result_processor(self.dialect, None)
-        if isinstance(type_, sa.DateTime) and type_.timezone:
-            return utc_aware_result(proc)
-        return proc
 
     async def connect(self) -> RawConnection:
         try:

@@ -122,12 +122,6 @@ class PostgresConnection(RawConnection):
             sql += " READ ONLY"
         await self.execute(sql, ())
 
-    async def commit(self) -> None:
-        await self.execute("COMMIT", ())
-
-    async def rollback(self) -> None:
-        await self.execute("ROLLBACK", ())
-
     async def cancel(self) -> None:
         # pg_cancel_backend from a short-lived side connection: the pool may be exhausted.
         try:
@@ -172,7 +166,11 @@ class PostgresBackend(Backend):
         options: dict[str, Any],
     ) -> None:
         self.dialect = PGDialect_asyncpg(dbapi=PGDialect_asyncpg.import_dbapi())  # type: ignore[no-untyped-call]
-        self.compiler = QueryCompiler(self.dialect, result_hook=self._result_processor)
+        self.compiler = QueryCompiler(
+            self.dialect,
+            native_timezones=FEATURES.native_timezones,
+            result_hook=self._result_processor,
+        )
         self._host = host or "localhost"
         self._port = port or 5432
         connect: dict[str, Any] = {

@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
-import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 
-from ..compiler import Processor, QueryCompiler, utc_aware_result, utc_naive_bind
+from ..compiler import QueryCompiler
 from ..errors import (
     DatabaseError,
     DataError,
@@ -188,9 +187,7 @@ class SQLiteBackend(Backend):
 
     def __init__(self, *, database: str | None, options: dict[str, Any], **_: Any) -> None:
         self.dialect = SQLiteDialect_aiosqlite(dbapi=SQLiteDialect_aiosqlite.import_dbapi())
-        self.compiler = QueryCompiler(
-            self.dialect, bind_hook=self._bind_processor, result_hook=self._result_processor
-        )
+        self.compiler = QueryCompiler(self.dialect, native_timezones=FEATURES.native_timezones)
         opts = dict(options)
         self._timeout = float(opts.pop("busy_timeout", 30.0))
         self._memory = database in (None, "", ":memory:")
@@ -219,19 +216,6 @@ class SQLiteBackend(Backend):
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
             self._path = ":memory:"
-
-    def _bind_processor(
-        self, type_: sa.types.TypeEngine[Any], proc: Processor | None
-    ) -> Processor | None:
-        if isinstance(type_, sa.DateTime) and type_.timezone:
-            return utc_naive_bind(proc)
-        return proc
-
-    def _result_processor(self, type_: sa.types.TypeEngine[Any]) -> Processor | None:
-        proc: Processor | None = type_._cached_result_processor(self.dialect, None)
-        if isinstance(type_, sa.DateTime) and type_.timezone:
-            return utc_aware_result(proc)
-        return proc
 
     async def connect(self) -> RawConnection:
         raw = aiosqlite.connect(
