@@ -1,0 +1,1 @@
+"""Example applications built on asyncdb and orm (see docs/frameworks.md)."""

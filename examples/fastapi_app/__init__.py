@@ -1,0 +1,1 @@
+"""A bookshop on FastAPI: ``uvicorn examples.fastapi_app.app:app`` (see app.py)."""
