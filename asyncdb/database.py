@@ -146,6 +146,7 @@ class Database:
             password=self.url.password,
             database=self.url.database,
             options=options,
+            **({"hosts": self.url.hosts} if len(self.url.hosts) > 1 else {}),
         )
         self._compiler = self._backend.compiler
         self._pool: Pool | None = None

@@ -40,7 +40,17 @@ class DatabaseURL:
     schemes.
     """
 
-    __slots__ = ("_password", "backend", "database", "host", "options", "port", "scheme", "user")
+    __slots__ = (
+        "_password",
+        "backend",
+        "database",
+        "host",
+        "hosts",
+        "options",
+        "port",
+        "scheme",
+        "user",
+    )
 
     def __init__(self, url: str | DatabaseURL) -> None:
         if isinstance(url, DatabaseURL):
@@ -61,8 +71,21 @@ class DatabaseURL:
             )
         self.scheme: str = scheme.lower()
         self.backend = SCHEMES[self.scheme]
+        extra_hosts: list[tuple[str, int | None]] = []
         try:
             parts = urlsplit(url)
+            userinfo, at, hostlist = parts.netloc.rpartition("@")
+            if "," in hostlist:
+                # PostgreSQL multi-host: host1:port1,host2:port2 (libpq's failover syntax).
+                if self.backend != "postgresql":
+                    raise ValueError("several hosts")
+                first, *others = hostlist.split(",")
+                parts = parts._replace(netloc=f"{userinfo}{at}{first}")
+                for other in others:
+                    extra = urlsplit(f"//{other}")
+                    if not extra.hostname:
+                        raise ValueError("empty host")
+                    extra_hosts.append((extra.hostname, extra.port))
             port = parts.port
         except ValueError:
             # urlsplit's own message can echo the netloc, password included: never chain it.
@@ -73,6 +96,10 @@ class DatabaseURL:
         self._password = unquote(parts.password) if parts.password is not None else None
         self.host = parts.hostname
         self.port = port
+        #: Every (host, port) of the URL, in order (PostgreSQL may list several for failover).
+        self.hosts: tuple[tuple[str, int | None], ...] = (
+            ((self.host, port), *extra_hosts) if self.host else ()
+        )
         self.options: dict[str, str] = dict(parse_qsl(parts.query, keep_blank_values=True))
         if self.backend == "sqlite":
             if parts.netloc:
@@ -104,10 +131,10 @@ class DatabaseURL:
                 pw = _MASK if hide_password else quote(self._password, safe="")
                 auth += f":{pw}"
             auth += "@"
-        host = self.host or ""
-        if ":" in host:
-            host = f"[{host}]"
-        netloc = f"{auth}{host}" + (f":{self.port}" if self.port is not None else "")
+        netloc = auth + ",".join(
+            (f"[{host}]" if ":" in host else host) + (f":{port}" if port is not None else "")
+            for host, port in self.hosts
+        )
         path = f"/{self.database}" if self.database else ""
         query = "&".join(f"{quote(k)}={quote(v)}" for k, v in self.options.items())
         return f"{self.scheme}://{netloc}{path}" + (f"?{query}" if query else "")
@@ -123,6 +150,13 @@ class DatabaseURL:
             "database": self.database,
             "query": {},
         }
+        if len(self.hosts) > 1:
+            # SQLAlchemy's asyncpg dialect takes several hosts as repeated ?host= entries.
+            fields.update(
+                host=None,
+                port=None,
+                query={"host": [f"{h}:{p}" if p is not None else h for h, p in self.hosts]},
+            )
         fields.update(overrides)
         return SAURL.create(**fields)
 

@@ -164,6 +164,7 @@ class PostgresBackend(Backend):
         password: str | None,
         database: str | None,
         options: dict[str, Any],
+        hosts: tuple[tuple[str, int | None], ...] = (),
     ) -> None:
         self.dialect = PGDialect_asyncpg(dbapi=PGDialect_asyncpg.import_dbapi())  # type: ignore[no-untyped-call]
         self.compiler = QueryCompiler(
@@ -174,8 +175,8 @@ class PostgresBackend(Backend):
         self._host = host or "localhost"
         self._port = port or 5432
         connect: dict[str, Any] = {
-            "host": self._host,
-            "port": self._port,
+            "host": [h for h, _ in hosts] if len(hosts) > 1 else self._host,
+            "port": [p or 5432 for _, p in hosts] if len(hosts) > 1 else self._port,
             "user": user,
             "password": password,
             "database": database,
@@ -189,6 +190,10 @@ class PostgresBackend(Backend):
             connect["statement_cache_size"] = 0
         if "connect_timeout" in opts:
             connect["timeout"] = float(opts.pop("connect_timeout"))
+        if "target_session_attrs" in opts:
+            # With several hosts: connect to the first one that is writable (read-write),
+            # a standby (read-only, standby), ... — asyncpg implements libpq's rules.
+            connect["target_session_attrs"] = str(opts.pop("target_session_attrs"))
         settings = {}
         if "application_name" in opts:
             settings["application_name"] = str(opts.pop("application_name"))
@@ -199,11 +204,17 @@ class PostgresBackend(Backend):
             raise ValueError(
                 f"unknown PostgreSQL option(s): {', '.join(sorted(opts))}; supported: "
                 "ssl, sslmode, sslrootcert, statement_cache_size, pgbouncer, connect_timeout, "
-                "application_name"
+                "application_name, target_session_attrs"
             )
         self._connect = connect
 
     def describe(self) -> str:
+        hosts = self._connect["host"]
+        if isinstance(hosts, list):
+            ports = self._connect["port"]
+            return "postgresql at " + ",".join(
+                f"{h}:{p}" for h, p in zip(hosts, ports, strict=True)
+            )
         return f"postgresql at {self._host}:{self._port}"
 
     def _result_processor(self, type_: sa.types.TypeEngine[Any]) -> Processor | None:
@@ -245,7 +256,7 @@ class PostgresBackend(Backend):
             return exc
         if connecting and isinstance(exc, OSError | TimeoutError):
             return OperationalError(
-                f"cannot connect to PostgreSQL at {self._host}:{self._port}: {message}",
+                f"cannot connect to {self.describe()}: {message}",
                 connection_lost=True,
             )
         if isinstance(exc, asyncpg.exceptions.ConnectionDoesNotExistError):
@@ -265,11 +276,7 @@ class PostgresBackend(Backend):
                 lost = not code.startswith(("28", "3D"))
                 # The server ended the session (terminate, shutdown) before reading our statement.
                 safe = code in ("57P01", "57P02", "57P03")
-                prefix = (
-                    f"cannot connect to PostgreSQL at {self._host}:{self._port}: "
-                    if connecting
-                    else ""
-                )
+                prefix = f"cannot connect to {self.describe()}: " if connecting else ""
                 return OperationalError(
                     prefix + message, code=code, connection_lost=lost, retry_safe=safe
                 )
@@ -280,6 +287,9 @@ class PostgresBackend(Backend):
             if code.startswith(("53", "54", "55", "40")):
                 return OperationalError(message, code=code)
             return DatabaseError(message, code=code)
+        if connecting and not isinstance(exc, asyncpg.PostgresError):
+            # e.g. no host matched target_session_attrs, a TLS handshake failure
+            return OperationalError(f"cannot connect to {self.describe()}: {message}")
         if isinstance(exc, asyncpg.exceptions.InternalClientError) and "in progress" in message:
             # The server spoke unprompted on an idle connection (e.g. FATAL 57P01 after
             # pg_terminate_backend): asyncpg refuses to send, so nothing reached the server.

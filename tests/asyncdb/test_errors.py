@@ -71,3 +71,20 @@ async def test_failed_statement_leaves_pool_healthy(tables: Database) -> None:
     assert await db.fetch_val("SELECT 1") == 1
     stats = db.pool_stats()
     assert stats.in_use == 0 and stats.size == 1
+
+
+@pytest.mark.backends("postgresql")
+async def test_multi_host_failover_to_the_next_host(database_url: str) -> None:
+    """libpq-style host lists: an unreachable first host is skipped; target_session_attrs
+    picks a writable server (a standby is refused)."""
+    real = Database(database_url).url
+    host, port = real.hosts[0]
+    user = f"{real.user}@" if real.user else ""
+    hosts = f"127.0.0.1:1,{host}:{port}"
+    url = f"postgresql://{user}{hosts}/{real.database}?target_session_attrs=read-write"
+    async with Database(url) as db:
+        assert await db.fetch_val("SELECT pg_is_in_recovery()") is False
+    standby_only = f"postgresql://{user}{host}:{port}/{real.database}?target_session_attrs=standby"
+    with pytest.raises(OperationalError):
+        async with Database(standby_only, acquire_timeout=5):
+            pass

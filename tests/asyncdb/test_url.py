@@ -99,3 +99,21 @@ def test_drivers_are_imported_lazily() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_postgresql_multi_host_urls() -> None:
+    url = DatabaseURL(
+        "postgresql://app:pw@db1:5432,db2:5433,db3/shop?target_session_attrs=read-write"
+    )
+    assert url.hosts == (("db1", 5432), ("db2", 5433), ("db3", None))
+    assert url.host == "db1" and url.port == 5432
+    assert (
+        str(url)
+        == "postgresql://app:***@db1:5432,db2:5433,db3/shop?target_session_attrs=read-write"
+    )
+    sa_url = url.to_sqlalchemy()
+    assert sa_url.query["host"] == ("db1:5432", "db2:5433", "db3")
+    with pytest.raises(ValueError, match="invalid host or port"):
+        DatabaseURL("mysql://u@h1,h2/db")
+    with pytest.raises(ValueError, match="invalid host or port"):
+        DatabaseURL("postgresql://u@h1,,h2/db")
