@@ -46,7 +46,7 @@ def not_loaded(owner: str, name: str, fix: str, variable: str) -> RelationNotLoa
     )
 
 
-def _resolve_target(field: Any, model: type[Model], to: type[Model] | str) -> type[Model] | None:
+def _resolve_target(model: type[Model], to: type[Model] | str) -> type[Model] | None:
     if not isinstance(to, str):
         return to
     if to in ("self", model.__name__):
@@ -164,7 +164,7 @@ class ForeignKey(Field[_T]):
         )
 
     def _resolve(self, model: type[Model]) -> bool:
-        target = _resolve_target(self, model, self.to)
+        target = _resolve_target(model, self.to)
         if target is None:
             return False
         self.target = target
@@ -288,12 +288,57 @@ class ForeignKey(Field[_T]):
 class OneToOne(ForeignKey[_T]):
     """A unique foreign key; the reverse side is a single object, not a manager."""
 
+    @overload
+    def __init__(
+        self: OneToOne[_M],
+        to: type[_M],
+        *,
+        related_name: str | None = None,
+        on_delete: str = CASCADE,
+        null: Literal[False] = False,
+        db_column: str | None = None,
+        default: Any = NOT_PROVIDED,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: OneToOne[_M | None],
+        to: type[_M],
+        *,
+        related_name: str | None = None,
+        on_delete: str = CASCADE,
+        null: Literal[True],
+        db_column: str | None = None,
+        default: Any = NOT_PROVIDED,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: OneToOne[Any],
+        to: str,
+        *,
+        related_name: str | None = None,
+        on_delete: str = CASCADE,
+        null: bool = False,
+        db_column: str | None = None,
+        default: Any = NOT_PROVIDED,
+    ) -> None: ...
+    def __init__(
+        self,
+        to: type[Model] | str,
+        *,
+        related_name: str | None = None,
+        on_delete: str = CASCADE,
+        null: bool = False,
+        db_column: str | None = None,
+        default: Any = NOT_PROVIDED,
+    ) -> None:
+        super().__init__(
+            to,  # type: ignore[arg-type]
+            related_name=related_name, on_delete=on_delete, null=null, db_column=db_column,
+            unique=True, default=default,
+        )  # fmt: skip
+
     def default_related_name(self, model: type[Model]) -> str:
         return model.__name__.lower()
-
-    def __init__(self, to: Any, **options: Any) -> None:
-        options["unique"] = True
-        super().__init__(to, **options)
 
 
 class ReverseRelation:
@@ -322,8 +367,11 @@ class ReverseRelation:
             try:
                 return instance.__dict__[self.cache_name]
             except KeyError:
-                raise not_loaded(
-                    self.model.__name__, self.name, "select_related", _variable(instance)
+                owner = self.model.__name__
+                raise RelationNotLoaded(
+                    f"{owner}.{self.name} is not loaded. Use "
+                    f"{owner}.objects.select_related({self.name!r}) or "
+                    f"{owner}.objects.prefetch_related({self.name!r})."
                 ) from None
         from orm.related import RelatedManager
 
@@ -396,7 +444,7 @@ class ManyToMany(Field[_T], Generic[_T]):
     def _resolve(self, model: type[Model]) -> bool:
         if self.through_model is not None:
             return True
-        target = _resolve_target(self, model, self.to)
+        target = _resolve_target(model, self.to)
         if target is None:
             return False
         through = self.through
