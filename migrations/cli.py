@@ -30,15 +30,18 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
+def _global_options(parser: argparse.ArgumentParser, default: object = None) -> None:
+    parser.add_argument("--url", default=default, help="database URL (default: $DATABASE_URL)")
+    parser.add_argument("--models", default=default, help="models as package.module:attribute")
+    parser.add_argument("--dir", default=default, help="migrations folder (default: db_migrations)")
+
+
 def _parser() -> argparse.ArgumentParser:
-    # The global options are accepted before and after the command.
+    # The global options are accepted before and after the command; given after it, they win.
     common = _Parser(add_help=False)
-    common.add_argument("--url", help="database URL (default: $DATABASE_URL)")
-    common.add_argument("--models", help="models as package.module:attribute")
-    common.add_argument("--dir", help="migrations folder (default: db_migrations)")
+    _global_options(common)
     after = _Parser(add_help=False)
-    for action in common._actions:
-        after.add_argument(*action.option_strings, default=argparse.SUPPRESS, help=action.help)
+    _global_options(after, default=argparse.SUPPRESS)
 
     # "python -m migrations" or the console script's own name.
     script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
@@ -80,8 +83,6 @@ def _parser() -> argparse.ArgumentParser:
     add("check", "exit non-zero when the models and the database differ (for CI)")
     merge = add("merge", "write a revision joining two heads")
     merge.add_argument("-m", "--message", default="merge", help="what the revision does")
-    for subparser in commands.choices.values():
-        subparser.error = parser.error  # type: ignore[method-assign]
     return parser
 
 
@@ -94,9 +95,12 @@ class _ConsoleHandler(logging.Handler):
 
 
 def _ask_rename(rename: Rename) -> bool:
-    answer = input(
-        f"Was {rename.table}.{rename.old} renamed to {rename.table}.{rename.new}? [y/N] "
-    )
+    question = f"Was {rename.table}.{rename.old} renamed to {rename.table}.{rename.new}? [y/N] "
+    try:
+        answer = input(question)
+    except EOFError:  # Ctrl-D: the default answer
+        print()
+        return False
     return answer.strip().lower() in {"y", "yes"}
 
 

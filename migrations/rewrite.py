@@ -45,10 +45,9 @@ def backfill_new_columns(
 
     The default is the column's own (``Column(default=0)``) or, for orm fields, the one in
     ``defaults`` (``(table, column) -> value``). The column is added with
-    ``server_default=<default>`` and an ``alter_column`` right after
-    drops that server default again, so the schema ends up exactly as the models declare it.
-    Warn about a new NOT NULL column without a usable default: the upgrade fails on a table
-    that has rows.
+    ``server_default=<default>``, and an ``alter_column`` right after drops that server default
+    again, so the schema ends up exactly as the models declare it. Warn about a new NOT NULL
+    column without a usable default: the upgrade fails on a table that has rows.
     """
     result: list[ops.MigrateOperation] = []
     for table in container.ops:
