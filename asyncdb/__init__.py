@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from .backends.base import Features
-from .database import Connection, Database
+from .database import Connection, Database, RoutedDatabase
 from .errors import (
     DatabaseError,
     DataError,
@@ -43,6 +43,7 @@ __all__ = [
     "ProgrammingError",
     "QueryTimeout",
     "Result",
+    "RoutedDatabase",
     "Row",
     "StatementInfo",
     "Transaction",

@@ -10,6 +10,7 @@ prepared-statement cache (asyncpg) hits.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -25,6 +26,11 @@ __all__ = ["CompiledQuery", "QueryCompiler"]
 
 Processor = Callable[[Any], Any]
 _CACHE_SIZE = 2000
+# A SELECT that locks rows or creates a table is not a read (it must run on the primary).
+_LOCKS_OR_WRITES = re.compile(
+    r"\bFOR\s+(UPDATE|SHARE|NO\s+KEY\s+UPDATE|KEY\s+SHARE)\b|\bLOCK\s+IN\s+SHARE\s+MODE\b|\bINTO\b",
+    re.IGNORECASE,
+)
 _UTC = dt.UTC
 
 
@@ -37,6 +43,7 @@ class CompiledQuery:
         "param_names",
         "param_set",
         "processors",
+        "read_only",
         "result_keys",
         "result_processors",
         "row_cls",
@@ -54,8 +61,11 @@ class CompiledQuery:
         sa_compiled: Compiled | None,
         expanding: bool,
         insert_defaults: tuple[tuple[str, Any], ...],
+        read_only: bool = False,
     ) -> None:
         self.sql = sql
+        #: Only reads (a SELECT without FOR UPDATE/SHARE or INTO): may run on a replica.
+        self.read_only = read_only
         self.param_names = param_names
         self.param_set = frozenset(param_names)
         self.processors = processors
@@ -226,8 +236,13 @@ class QueryCompiler:
                     insert_defaults.append(
                         (compiled._within_exec_param_key_getter(column), default)
                     )
+        sql = compiled.string
+        if text:
+            reads = sql.lstrip()[:6].lower() == "select"
+        else:
+            reads = bool(getattr(compiled.statement, "is_select", False))
         return CompiledQuery(
-            sql=compiled.string,
+            sql=sql,
             param_names=names,
             processors=tuple(processors),
             result_keys=result_keys,
@@ -235,6 +250,7 @@ class QueryCompiler:
             sa_compiled=None if text and not expanding else compiled,
             expanding=expanding,
             insert_defaults=tuple(insert_defaults),
+            read_only=reads and _LOCKS_OR_WRITES.search(sql) is None,
         )
 
     def _result_processor(self, type_: sa.types.TypeEngine[Any]) -> Processor | None:
@@ -328,6 +344,7 @@ class QueryCompiler:
                 sa_compiled=None,
                 expanding=False,
                 insert_defaults=(),
+                read_only=cq.read_only,
             ),
             args,
         )

@@ -25,7 +25,7 @@ from sqlalchemy.sql.elements import ClauseElement
 
 from .backends import Backend, Features, RawConnection, load_backend
 from .compiler import CompiledQuery
-from .errors import DatabaseError, InterfaceError, QueryTimeout
+from .errors import DatabaseError, InterfaceError, OperationalError, QueryTimeout
 from .hooks import CapturedQueries, Hook, StatementInfo, captures
 from .pinning import Holder, Layer
 from .pool import Pool, PooledConnection, PoolStats
@@ -34,7 +34,7 @@ from .row import Row, row_class
 from .transaction import Transaction
 from .url import DatabaseURL
 
-__all__ = ["Connection", "Database"]
+__all__ = ["Connection", "Database", "RoutedDatabase"]
 
 logger = logging.getLogger("asyncdb")
 Query = str | ClauseElement
@@ -60,6 +60,11 @@ _DEFAULTS: dict[str, Any] = {
 _ids = count(1)
 #: How long a timed-out statement's cancellation may take before its connection is dropped.
 _CANCEL_GRACE = 5.0
+#: How long a replica that failed is left out before it is tried again.
+_REPLICA_RETRY = 5.0
+#: Where reads go, when a RoutedDatabase (db.using(...)) asks: "primary" or "replica".
+_route: ContextVar[str | None] = ContextVar("asyncdb_route", default=None)
+_NO_REPLICA = object()
 
 
 def _fetch_all(raw: RawConnection, sql: str, args: Sequence[Any]) -> Awaitable[Any]:
@@ -93,6 +98,13 @@ class Database:
     (for tests); transactions inside it are savepoints. ``timeout`` is the default per-statement
     timeout in seconds (each call may pass its own ``timeout=``): a statement still running
     then is cancelled on the server and :class:`QueryTimeout` is raised.
+
+    ``replicas`` lists read replicas (URLs of the same backend, pool options shared): reads
+    outside transactions — ``fetch_*`` and ``iterate`` of a SELECT without FOR UPDATE/SHARE —
+    go to them in turn; writes, transactions and everything else go to the primary. A replica
+    that cannot be reached is left out for a few seconds and its reads go elsewhere.
+    ``db.using("primary")`` sends reads to the primary (read-your-writes outside a
+    transaction).
     """
 
     def __init__(
@@ -107,6 +119,7 @@ class Database:
         check_idle_after: float | None = None,
         force_rollback: bool = False,
         timeout: float | None = None,
+        replicas: Sequence[str | DatabaseURL] = (),
         **driver_options: Any,
     ) -> None:
         self.url = DatabaseURL(url)
@@ -150,6 +163,8 @@ class Database:
         )
         self._compiler = self._backend.compiler
         self._pool: Pool | None = None
+        self._replicas = [self._replica(r, driver_options) for r in replicas]
+        self._next_replica = 0
         self._root_layer: Layer | None = None
         self._id = next(_ids)
         self._layer_var: ContextVar[Layer | None] = ContextVar(
@@ -191,17 +206,8 @@ class Database:
         async with self._connect_lock:
             if self._pool is not None:
                 return
-            s = self._settings
             await self._backend.prepare()
-            pool = Pool(
-                self._backend,
-                min_size=s["min_size"],
-                max_size=s["max_size"],
-                acquire_timeout=s["acquire_timeout"],
-                max_lifetime=s["max_lifetime"],
-                max_idle=s["max_idle"],
-                check_idle_after=s["check_idle_after"],
-            )
+            pool = self._new_pool(self._backend, min_size=self._settings["min_size"])
             try:
                 await pool.open()
             except BaseException:
@@ -209,6 +215,10 @@ class Database:
                 await self._backend.dispose()
                 raise
             self._pool = pool
+            for replica in self._replicas:
+                # Replicas connect lazily: one that is down must not stop the application.
+                await replica.backend.prepare()
+                replica.pool = self._new_pool(replica.backend, min_size=0)
             if self._force_rollback:
                 conn = await pool.acquire()
                 holder = Holder(conn)
@@ -243,6 +253,11 @@ class Database:
             self._pool = None
             await pool.close()
             await self._backend.dispose()
+            for replica in self._replicas:
+                if replica.pool is not None:
+                    await replica.pool.close()
+                    replica.pool = None
+                await replica.backend.dispose()
             logger.debug("disconnected from %s", self._backend.describe())
 
     async def __aenter__(self) -> Database:
@@ -268,7 +283,9 @@ class Database:
     ) -> list[Row]:
         """Run ``query`` and return all its rows."""
         cq, args = self._compiler.compile(query, values)
-        rows, keys = await self._statement("fetch_all", cq.sql, args, _fetch_all, timeout)
+        rows, keys = await self._statement(
+            "fetch_all", cq.sql, args, _fetch_all, timeout, cq.read_only
+        )
         return _make_rows(cq, rows, keys)
 
     async def fetch_one(
@@ -276,7 +293,9 @@ class Database:
     ) -> Row | None:
         """Run ``query`` and return its first row, or ``None`` when there is none."""
         cq, args = self._compiler.compile(query, values)
-        rows, keys = await self._statement("fetch_one", cq.sql, args, _fetch_one, timeout)
+        rows, keys = await self._statement(
+            "fetch_one", cq.sql, args, _fetch_one, timeout, cq.read_only
+        )
         if not rows:
             return None
         return _make_row(cq, rows[0], keys)
@@ -339,7 +358,7 @@ class Database:
         cq, args = self._compiler.compile(query, values)
         layer = self._current_layer()
         if layer is None:
-            pool = self._require_pool()
+            pool = self._read_pool() if cq.read_only else self._require_pool()
             conn = await pool.acquire()
             try:
                 stream = conn.raw.stream(cq.sql, args, chunk_size, in_transaction=False)
@@ -467,10 +486,15 @@ class Database:
         args: Any,
         call: Callable[[RawConnection, str, Any], Awaitable[T]],
         timeout: float | None = None,
+        read_only: bool = False,
     ) -> T:
         if timeout is None:
             timeout = self._timeout
         layer = self._layer_var.get() or self._root_layer
+        if read_only and layer is None and self._replicas and _route.get() != "primary":
+            result = await self._on_replica(operation, sql, args, call, timeout)
+            if result is not _NO_REPLICA:
+                return result  # type: ignore[return-value]
         if layer is not None:
             holder = layer.holder
             if not holder.try_enter(layer):
@@ -502,6 +526,97 @@ class Database:
                 task = pool.release(conn)
                 if task is not None:
                     task.add_done_callback(_consume)
+
+    async def _on_replica(
+        self,
+        operation: str,
+        sql: str,
+        args: Any,
+        call: Callable[[RawConnection, str, Any], Awaitable[T]],
+        timeout: float | None,
+    ) -> T | object:
+        """Run a read on the next healthy replica; a replica that fails to connect or loses
+        its connection is skipped for ``replica_retry_after`` seconds and the read moves on
+        (reads are safe to repeat). Returns ``_NO_REPLICA`` when none could serve it."""
+        now = time.monotonic()
+        count = len(self._replicas)
+        for step in range(count):
+            replica = self._replicas[(self._next_replica + step) % count]
+            pool = replica.pool
+            if pool is None or replica.down_until > now:
+                continue
+            try:
+                conn = pool.acquire_nowait() or await pool.acquire()
+            except OperationalError:
+                replica.mark_down(now)
+                continue
+            try:
+                result = await self._run_on(
+                    conn, call(conn.raw, sql, args), sql, operation, args, timeout
+                )
+            except DatabaseError as exc:
+                if not exc.connection_lost:
+                    raise
+                replica.mark_down(now)
+                continue
+            finally:
+                task = pool.release(conn)
+                if task is not None:
+                    task.add_done_callback(_consume)
+            self._next_replica = (self._next_replica + step + 1) % count
+            return result
+        return _NO_REPLICA
+
+    def _read_pool(self) -> Pool:
+        """The pool a streamed read uses: the next healthy replica's, else the primary's."""
+        if self._replicas and _route.get() != "primary":
+            now = time.monotonic()
+            count = len(self._replicas)
+            for step in range(count):
+                replica = self._replicas[(self._next_replica + step) % count]
+                if replica.pool is not None and replica.down_until <= now:
+                    self._next_replica = (self._next_replica + step + 1) % count
+                    return replica.pool
+        return self._require_pool()
+
+    def _replica(self, url: str | DatabaseURL, driver_options: dict[str, Any]) -> _Replica:
+        parsed = DatabaseURL(url)
+        if parsed.backend != self.url.backend:
+            raise ValueError(
+                f"replica {parsed} is {parsed.backend}, but the primary is {self.url.backend}"
+            )
+        options = dict(parsed.options)
+        options.update(driver_options)
+        backend = load_backend(
+            parsed.backend,
+            host=parsed.host,
+            port=parsed.port,
+            user=parsed.user,
+            password=parsed.password,
+            database=parsed.database,
+            options=options,
+        )
+        return _Replica(parsed, backend)
+
+    def _new_pool(self, backend: Backend, *, min_size: int) -> Pool:
+        s = self._settings
+        return Pool(
+            backend,
+            min_size=min_size,
+            max_size=s["max_size"],
+            acquire_timeout=s["acquire_timeout"],
+            max_lifetime=s["max_lifetime"],
+            max_idle=s["max_idle"],
+            check_idle_after=s["check_idle_after"],
+        )
+
+    def using(self, target: str) -> RoutedDatabase:
+        """Run statements on ``"primary"`` (e.g. to read your own writes outside a transaction)
+        or on ``"replica"`` (the default for reads): ``await db.using("primary").fetch_all(q)``.
+        """
+        if target not in ("primary", "replica"):
+            raise ValueError(f"using() takes 'primary' or 'replica', got {target!r}")
+        return RoutedDatabase(self, target)
 
     def _backend_safe_to_retry(self, exc: DatabaseError) -> bool:
         return exc.connection_lost and exc.retry_safe
@@ -613,6 +728,96 @@ class Database:
             elif operation.startswith("fetch") and isinstance(result, tuple):
                 info.rowcount = len(result[0])
         return result
+
+
+class _Replica:
+    """A read replica: its URL, backend and (once connected) pool."""
+
+    __slots__ = ("backend", "down_until", "pool", "url")
+
+    def __init__(self, url: DatabaseURL, backend: Backend) -> None:
+        self.url = url
+        self.backend = backend
+        self.pool: Pool | None = None
+        self.down_until = 0.0
+
+    def mark_down(self, now: float) -> None:
+        logger.warning("replica %s is unavailable; retrying it in %.0f s", self.url, _REPLICA_RETRY)
+        self.down_until = now + _REPLICA_RETRY
+
+
+class RoutedDatabase:
+    """``db.using("primary")``: the same database with reads sent where asked."""
+
+    def __init__(self, database: Database, target: str) -> None:
+        self._db = database
+        self._target = target
+
+    async def fetch_all(
+        self, query: Query, values: Values = None, *, timeout: float | None = None
+    ) -> list[Row]:
+        token = _route.set(self._target)
+        try:
+            return await self._db.fetch_all(query, values, timeout=timeout)
+        finally:
+            _route.reset(token)
+
+    async def fetch_one(
+        self, query: Query, values: Values = None, *, timeout: float | None = None
+    ) -> Row | None:
+        token = _route.set(self._target)
+        try:
+            return await self._db.fetch_one(query, values, timeout=timeout)
+        finally:
+            _route.reset(token)
+
+    async def fetch_val(
+        self,
+        query: Query,
+        values: Values = None,
+        column: int | str = 0,
+        *,
+        timeout: float | None = None,
+    ) -> Any:
+        row = await self.fetch_one(query, values, timeout=timeout)
+        return None if row is None else row[column]
+
+    async def iterate(
+        self,
+        query: Query,
+        values: Values = None,
+        *,
+        chunk_size: int = 500,
+        timeout: float | None = None,
+    ) -> AsyncIterator[Row]:
+        token = _route.set(self._target)
+        try:
+            rows = self._db.iterate(query, values, chunk_size=chunk_size, timeout=timeout)
+            first = await anext(rows, None)  # the pool is chosen when iteration starts
+        finally:
+            _route.reset(token)
+        if first is None:
+            return
+        yield first
+        async for row in rows:
+            yield row
+
+    async def execute(
+        self, query: Query, values: Values = None, *, timeout: float | None = None
+    ) -> Result:
+        return await self._db.execute(query, values, timeout=timeout)
+
+    async def execute_many(
+        self,
+        query: Query,
+        values: Sequence[Mapping[str, Any]],
+        *,
+        timeout: float | None = None,
+    ) -> None:
+        await self._db.execute_many(query, values, timeout=timeout)
+
+    def transaction(self, *, isolation: str | None = None, readonly: bool = False) -> Transaction:
+        return self._db.transaction(isolation=isolation, readonly=readonly)
 
 
 class Connection:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import ssl as ssl_module
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from decimal import Decimal
+from functools import partial
+from itertools import count
 from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
+from asyncpg import connect_utils
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 
 from ..compiler import Processor, QueryCompiler
@@ -43,6 +47,7 @@ FEATURES = Features(
 )
 
 _LOST_CLASSES = ("08", "57P")
+_cursor_ids = count(1)
 
 
 def _json_encode(value: Any) -> str:
@@ -94,10 +99,21 @@ class PostgresConnection(RawConnection):
         try:
             if own:
                 await self.raw.execute("BEGIN")
-            cursor = await self.raw.cursor(sql, *args)
+            fetch: Callable[[], Awaitable[list[Any]]]
+            if self.backend.pgbouncer:
+                # An asyncpg cursor prepares a *named* statement that outlives the transaction
+                # and is closed lazily, on whatever server connection PgBouncer assigns next:
+                # another client could meet it there ("already exists"). A SQL cursor lives
+                # and dies inside this transaction, on this server connection.
+                name = f"asyncdb_cursor_{next(_cursor_ids)}"
+                await self.raw.execute(f"DECLARE {name} NO SCROLL CURSOR FOR {sql}", *args)
+                fetch = partial(self.raw.fetch, f"FETCH FORWARD {chunk_size} FROM {name}")
+            else:
+                cursor = await self.raw.cursor(sql, *args)
+                fetch = partial(cursor.fetch, chunk_size)
             keys: tuple[str, ...] | None = None
             while True:
-                rows = await cursor.fetch(chunk_size)
+                rows = await fetch()
                 if not rows:
                     break
                 if keys is None:
@@ -123,6 +139,24 @@ class PostgresConnection(RawConnection):
         await self.execute(sql, ())
 
     async def cancel(self) -> None:
+        if self.backend.pgbouncer:
+            # PgBouncer gives clients its own process ids, so pg_cancel_backend() cannot name
+            # the server process; a protocol CancelRequest sent to PgBouncer is forwarded to
+            # the server connection running this client's statement (asyncpg's own helper).
+            raw = self.raw
+            try:
+                await connect_utils._cancel(
+                    loop=asyncio.get_running_loop(),
+                    addr=raw._addr,
+                    params=raw._params,
+                    backend_pid=raw._protocol.backend_pid,
+                    backend_secret=raw._protocol.backend_secret,
+                )
+            except ConnectionResetError:
+                pass  # some servers reset the cancel connection: the request was received
+            except Exception as exc:
+                raise self.backend.translate(exc, connecting=True) from exc
+            return
         # pg_cancel_backend from a short-lived side connection: the pool may be exhausted.
         try:
             side = await asyncpg.connect(**self.backend._connect)
@@ -186,7 +220,10 @@ class PostgresBackend(Backend):
             connect["ssl"] = parse_ssl(opts.pop("ssl", None) or opts.pop("sslmode", None), opts)
         if "statement_cache_size" in opts:
             connect["statement_cache_size"] = int(opts.pop("statement_cache_size"))
-        if parse_bool(opts.pop("pgbouncer", False), "pgbouncer"):
+        #: Behind PgBouncer in transaction mode: no named prepared statements, SQL cursors for
+        #: iterate(), cancellation through PgBouncer.
+        self.pgbouncer = parse_bool(opts.pop("pgbouncer", False), "pgbouncer")
+        if self.pgbouncer:
             connect["statement_cache_size"] = 0
         if "connect_timeout" in opts:
             connect["timeout"] = float(opts.pop("connect_timeout"))
