@@ -149,7 +149,7 @@ def translate_errors(tracker: _StepTracker | None = None, backend: str = "") -> 
 # migrates at startup): the second waits, then finds nothing left to do. Session-level locks, so
 # they survive the per-revision commits. SQLite serialises writers by itself.
 _LOCK_KEY = 0x6D6967726174696F  # "migratio"
-_LOCK_NAME = "asyncdb-migrations"
+_LOCK_NAME = "migrations"
 LOCK_TIMEOUT = 300.0
 
 
@@ -159,8 +159,10 @@ async def _migration_lock(connection: AsyncConnection, backend: str) -> AsyncIte
         acquire = sa.text("SELECT pg_try_advisory_lock(:key)").bindparams(key=_LOCK_KEY)
         release = sa.text("SELECT pg_advisory_unlock(:key)").bindparams(key=_LOCK_KEY)
     elif backend == "mysql":
-        acquire = sa.text("SELECT GET_LOCK(:name, 0)").bindparams(name=_LOCK_NAME)
-        release = sa.text("SELECT RELEASE_LOCK(:name)").bindparams(name=_LOCK_NAME)
+        # GET_LOCK names are server-wide (advisory locks are per database): name the database.
+        name = f"CONCAT('{_LOCK_NAME}:', SHA1(DATABASE()))"
+        acquire = sa.text(f"SELECT GET_LOCK({name}, 0)")
+        release = sa.text(f"SELECT RELEASE_LOCK({name})")
     else:
         yield
         return
