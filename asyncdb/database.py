@@ -631,7 +631,12 @@ class Database:
         timeout: float | None = None,
     ) -> T:
         """Await one driver call on ``conn``, marking it busy meanwhile (a connection left busy
-        by a cancellation is discarded), with hooks, capture and DEBUG logging."""
+        by a cancellation is discarded), with hooks, capture and DEBUG logging.
+
+        Without ``timeout`` the Database default applies: BEGIN, COMMIT, ROLLBACK and savepoints
+        are bounded too, so a half-open connection cannot hang a transaction."""
+        if timeout is None:
+            timeout = self._timeout
         if timeout is not None:
             awaitable = self._bounded(conn, awaitable, timeout)
         if self._hooks or captures.get() or logger.isEnabledFor(logging.DEBUG):

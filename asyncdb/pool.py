@@ -26,6 +26,8 @@ from .errors import DatabaseError, InterfaceError, PoolTimeout
 __all__ = ["Pool", "PoolStats", "PooledConnection"]
 
 logger = logging.getLogger("asyncdb.pool")
+#: The longest a liveness ping of an idle connection may take before the connection is dropped.
+PING_TIMEOUT = 5.0
 
 
 class PooledConnection:
@@ -123,7 +125,7 @@ class Pool:
         while True:
             conn = self._take_idle()
             if conn is not None:
-                if await self._usable(conn):
+                if await self._usable(conn, deadline):
                     return conn
                 continue
             if self.size < self.max_size:
@@ -131,7 +133,7 @@ class Pool:
             conn = await self._wait(deadline)
             if conn is None:
                 continue  # woken because capacity was freed: look again
-            if await self._usable(conn):
+            if await self._usable(conn, deadline):
                 return conn
 
     def acquire_nowait(self) -> PooledConnection | None:
@@ -202,16 +204,20 @@ class Pool:
         self._in_use.add(conn)
         return conn
 
-    async def _usable(self, conn: PooledConnection) -> bool:
+    async def _usable(self, conn: PooledConnection, deadline: float) -> bool:
         """Check a just-taken idle connection; discard it (and return False) if broken."""
         raw = conn.raw
         if not raw.is_alive() or self._expired(conn):
             self._discard(conn)
             return False
-        if time.monotonic() - conn.idle_since > self.check_idle_after:
+        now = time.monotonic()
+        if now - conn.idle_since > self.check_idle_after:
+            # Bounded: a half-open connection (peer gone without a FIN or RST) never answers.
+            wait = max(min(deadline - now, PING_TIMEOUT), 0.001)
             try:
-                await raw.ping()
-            except DatabaseError:
+                async with asyncio.timeout(wait):
+                    await raw.ping()
+            except (DatabaseError, TimeoutError):
                 self._discard(conn)
                 return False
             except BaseException:
