@@ -6,6 +6,8 @@ Both examples serve the same API with the same error bodies, so one suite drives
 from __future__ import annotations
 
 import asyncio
+import importlib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +16,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from .conftest import Shop, client_for
+import orm
+
+from .conftest import Shop, client_for, run_lifespan
 
 CONCURRENT = 50
 
@@ -269,3 +273,21 @@ async def test_awaiting_other_io_between_queries_holds_no_connection(shop: Shop)
             responses = await asyncio.gather(*(client.get("/slow") for _ in range(CONCURRENT)))
         assert (await client.get("/books")).status_code == 200  # the example, mounted
     assert {r.status_code for r in responses} == {200}
+
+
+# -- configuration -----------------------------------------------------------------------------
+
+
+async def test_database_url_comes_from_the_environment(
+    example: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app_module = importlib.import_module(f"examples.{example}.app")
+    registry: orm.ModelRegistry = importlib.import_module(f"examples.{example}.models").models
+    url = f"sqlite:///{tmp_path / 'from-env.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    app = app_module.create_app()
+    async with run_lifespan(app):
+        database = registry.get_database()
+        assert database.is_connected
+        assert str(database.url) == url
+    assert not database.is_connected  # the lifespan's shutdown closed the pool
