@@ -18,6 +18,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .backends.base import Backend, RawConnection
@@ -92,6 +93,8 @@ class Pool:
         self._waiters: deque[asyncio.Future[PooledConnection | None]] = deque()
         self._background: set[asyncio.Task[None]] = set()
         self._closed = False
+        #: Called with the seconds each successful checkout took (``asyncdb.otel`` sets it).
+        self.on_acquire: Callable[[float], None] | None = None
 
     # -- public ----------------------------------------------------------------------------------
 
@@ -121,20 +124,21 @@ class Pool:
         """Check out a healthy connection, waiting at most ``wait`` s (default: the pool's)."""
         if self._closed:
             raise InterfaceError("the database is disconnected; call connect() first")
-        deadline = time.monotonic() + (self.acquire_timeout if wait is None else wait)
+        start = time.monotonic()
+        deadline = start + (self.acquire_timeout if wait is None else wait)
         while True:
             conn = self._take_idle()
             if conn is not None:
                 if await self._usable(conn, deadline):
-                    return conn
+                    return self._acquired(conn, start)
                 continue
             if self.size < self.max_size:
-                return await self._open_new(deadline)
+                return self._acquired(await self._open_new(deadline), start)
             conn = await self._wait(deadline)
             if conn is None:
                 continue  # woken because capacity was freed: look again
             if await self._usable(conn, deadline):
-                return conn
+                return self._acquired(conn, start)
 
     def acquire_nowait(self) -> PooledConnection | None:
         """Check out an idle connection that needs no ping, without awaiting; else None.
@@ -155,6 +159,8 @@ class Pool:
             idle.pop()
             conn.reused = True
             self._in_use.add(conn)
+            if self.on_acquire is not None:
+                self.on_acquire(0.0)
             return conn
         return None
 
@@ -195,6 +201,11 @@ class Pool:
             await asyncio.gather(*self._background, return_exceptions=True)
 
     # -- internals -------------------------------------------------------------------------------
+
+    def _acquired(self, conn: PooledConnection, start: float) -> PooledConnection:
+        if self.on_acquire is not None:
+            self.on_acquire(time.monotonic() - start)
+        return conn
 
     def _take_idle(self) -> PooledConnection | None:
         if not self._idle:
