@@ -36,3 +36,24 @@ docs: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+# make bench-peers (issue 7): asyncdb orm against raw asyncpg, SQLAlchemy, Tortoise ORM, ormar and
+# encode/databases + orm, each peer in its own virtual environment under .venv-peers/ (they pin
+# conflicting dependencies), made from benchmarks/peers/requirements-<peer>.txt.
+PEERS_VENVS ?= .venv-peers
+PEERS := tortoise ormar encode tools
+PEERS_STAMPS := $(foreach p,$(PEERS),$(PEERS_VENVS)/$(p)/.installed-stamp)
+
+.PHONY: bench-peers peers-venvs
+
+$(PEERS_VENVS)/%/.installed-stamp: benchmarks/peers/requirements-%.txt
+	rm -rf $(PEERS_VENVS)/$*
+	$(PYTHON) -m venv $(PEERS_VENVS)/$*
+	$(PEERS_VENVS)/$*/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS_VENVS)/$*/bin/python -m pip install --quiet -r benchmarks/peers/requirements-$*.txt
+	touch $@
+
+peers-venvs: $(PEERS_STAMPS)
+
+bench-peers: $(STAMP) $(PEERS_STAMPS)
+	$(BIN)/python -m benchmarks.bench_peers $(PEERS_ARGS)
