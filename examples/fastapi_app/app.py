@@ -162,7 +162,7 @@ async def list_books(
 async def get_book(book_id: int) -> BookOut:
     try:
         book = await books_with_relations().get(id=book_id)
-    except orm.NoMatch:
+    except (orm.NoMatch, orm.ValidationError):  # no such row; an id out of range has none either
         raise HTTPException(404, f"no book with id {book_id}") from None
     return BookOut.of(book)
 
@@ -171,7 +171,7 @@ async def get_book(book_id: int) -> BookOut:
 async def create_book(new: NewBook) -> BookOut:
     try:
         author = await Author.objects.get(id=new.author_id)
-    except orm.NoMatch:
+    except (orm.NoMatch, orm.ValidationError):
         raise invalid(("body", "author_id"), f"no author with id {new.author_id}") from None
     try:
         # The book, its new tags and its links commit together or not at all.

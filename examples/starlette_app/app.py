@@ -157,7 +157,7 @@ async def get_book(request: Request) -> JSONResponse:
     book_id: int = request.path_params["book_id"]
     try:
         book = await books_with_relations().get(id=book_id)
-    except orm.NoMatch:
+    except (orm.NoMatch, orm.ValidationError):  # no such row; an id out of range has none either
         return JSONResponse({"detail": f"no book with id {book_id}"}, status_code=404)
     return JSONResponse(book_json(book))
 
@@ -170,7 +170,7 @@ async def create_book(request: Request) -> JSONResponse:
         raise InvalidInput(("body", "author_id"), "expected the id (an integer) of an author")
     try:
         author = await Author.objects.get(id=author_id)
-    except orm.NoMatch:
+    except (orm.NoMatch, orm.ValidationError):
         raise InvalidInput(("body", "author_id"), f"no author with id {author_id}") from None
     try:
         # The book, its new tags and its links commit together or not at all.

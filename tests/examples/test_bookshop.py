@@ -101,6 +101,8 @@ async def test_book_detail_and_404(shop: Shop) -> None:
     missing = await shop.client.get("/books/999999")
     assert missing.status_code == 404
     assert missing.json() == {"detail": "no book with id 999999"}
+    beyond_any_key = await shop.client.get(f"/books/{2**40}")
+    assert beyond_any_key.status_code == 404
 
 
 async def test_bad_paging_is_422(shop: Shop) -> None:
@@ -136,6 +138,7 @@ async def test_create_book(shop: Shop) -> None:
         ({"year": "a long time ago"}, ["body", "year"]),
         ({"author_id": 999999}, ["body", "author_id"]),
         ({"author_id": "Ann"}, ["body", "author_id"]),
+        ({"author_id": 2**40}, ["body", "author_id"]),
         ({"tags": "sf"}, ["body", "tags"]),
         ({"tags": ["sf", "x" * 51]}, ["body", "tags", 1]),  # Tag.name's max_length
     ],
