@@ -28,7 +28,7 @@ Message = MutableMapping[str, Any]
 APPS = ("starlette_app", "fastapi_app")
 
 # Every test runs on a pool of two connections: enough for an app that releases eagerly.
-POOL_OPTIONS = "max_size=2&acquire_timeout=5"
+POOL_OPTIONS = "max_size=2&acquire_timeout=10"
 
 
 @contextlib.asynccontextmanager
