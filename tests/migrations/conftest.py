@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import runpy
 import subprocess
 import sys
 import textwrap
@@ -22,6 +23,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
+import migrations
 from migrations.config import sqlalchemy_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,6 +99,14 @@ class Project:
         created = re.findall(r"Created (.+?\.py): review it", result.stdout)
         assert len(created) == 1, result.stdout
         return Path(created[0])
+
+    async def migrated(self, message: str = "initial") -> Path:
+        """``init``, ``makemigrations`` and ``migrate`` the current models, in-process (fast)."""
+        metadata = runpy.run_path(str(self.path / f"{self.module}.py"))["metadata"]
+        directory = migrations.init(self.path / "db_migrations")
+        await migrations.makemigrations(self.url, metadata, directory, message=message)
+        await migrations.migrate(self.url, None, directory)
+        return directory
 
     def revisions(self) -> list[Path]:
         """The revision files, oldest first."""

@@ -201,6 +201,8 @@ def test_settings_from_pyproject(workdir: Path, capsys: pytest.CaptureFixture[st
     assert "schema" in ok(capsys, "init")
     assert "Created" in ok(capsys, "makemigrations", "-m", "things")
     assert "Applied" in ok(capsys, "migrate")
+    assert ok(capsys, "makemigrations", "-m", "nothing") == "No changes detected\n"
+    assert "No migrations to apply." in ok(capsys, "migrate")
     assert "agree" in ok(capsys, "check")
     assert (workdir / "schema" / "env.py").is_file()
     (workdir / "pyproject.toml").write_text('[tool.migrations]\nmodel = "x:y"\n')
