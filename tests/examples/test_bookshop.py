@@ -18,7 +18,7 @@ from starlette.routing import Mount, Route
 
 import orm
 
-from .conftest import Shop, client_for, run_lifespan
+from .support import Shop, client_for, run_lifespan
 
 CONCURRENT = 50
 
