@@ -46,6 +46,7 @@ _SCOPE = "asyncdb"
 _DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
 #: The bucket boundaries OpenTelemetry recommends for database durations (seconds).
 _BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0)
+_CACHED_SQL_LENGTH = 2000
 
 _IDENT = r'(?:"[^"]+"|`[^`]+`|\[[^\]]+\]|[A-Za-z_][\w$]*)'
 _NAME = rf"({_IDENT}(?:\s*\.\s*{_IDENT})*)"
@@ -60,10 +61,16 @@ _TARGETS = {
 }
 
 
-@lru_cache(maxsize=4096)
 def describe_sql(sql: str) -> tuple[str | None, str | None]:
     """``(operation, first table)`` of a statement, e.g. ``("SELECT", "books")``; either may
-    be ``None``. Cached: asyncdb sends byte-identical SQL for every run of one statement."""
+    be ``None``. Cached: asyncdb sends byte-identical SQL for every run of one statement (very
+    long statements, such as multi-row INSERTs, are not kept in the cache)."""
+    if len(sql) > _CACHED_SQL_LENGTH:
+        return _describe(sql)
+    return _describe_cached(sql)
+
+
+def _describe(sql: str) -> tuple[str | None, str | None]:
     match = _LEADING.match(sql)
     if match is None:
         return None, None
@@ -76,6 +83,9 @@ def describe_sql(sql: str) -> tuple[str | None, str | None]:
     if target is None:
         return operation, None
     return operation, re.sub(r'["`\[\]\s]', "", target.group(1))
+
+
+_describe_cached = lru_cache(maxsize=2048)(_describe)
 
 
 def _version() -> str:
@@ -95,8 +105,9 @@ def _error_type(exc: BaseException) -> str:
     return f"{module}.{cls.__qualname__}"
 
 
-class _PoolMetrics:
-    """The pool instruments of one meter, observing every database instrumented with it."""
+class _Instruments:
+    """The instruments of one meter (created once), shared by every database instrumented
+    with it; the pool callbacks observe each of them."""
 
     def __init__(self, meter: Meter) -> None:
         self.instrumented: weakref.WeakSet[Instrumentation] = weakref.WeakSet()
@@ -124,6 +135,12 @@ class _PoolMetrics:
             description="How long checking a connection out of the pool took.",
             explicit_bucket_boundaries_advisory=_BUCKETS,
         )
+        self.duration = meter.create_histogram(
+            "db.client.operation.duration",
+            unit="s",
+            description="Duration of database statements.",
+            explicit_bucket_boundaries_advisory=_BUCKETS,
+        )
 
     def _stats(self) -> Iterator[tuple[Instrumentation, Any]]:
         for inst in list(self.instrumented):
@@ -146,7 +163,7 @@ class _PoolMetrics:
 
 
 _STATE = "db.client.connection.state"
-_pool_metrics: weakref.WeakKeyDictionary[Meter, _PoolMetrics] = weakref.WeakKeyDictionary()
+_instruments: weakref.WeakKeyDictionary[Meter, _Instruments] = weakref.WeakKeyDictionary()
 
 
 class Instrumentation:
@@ -179,17 +196,11 @@ class Instrumentation:
             where = f"{url.host}:{port}/" if url.host and port else ""
             pool_name = where + (url.database or "")
         self.pool_attributes = {"db.client.connection.pool.name": pool_name}
-        self.duration = meter.create_histogram(
-            "db.client.operation.duration",
-            unit="s",
-            description="Duration of database statements.",
-            explicit_bucket_boundaries_advisory=_BUCKETS,
-        )
-        shared = _pool_metrics.get(meter)
+        shared = _instruments.get(meter)
         if shared is None:
-            shared = _pool_metrics[meter] = _PoolMetrics(meter)
+            shared = _instruments[meter] = _Instruments(meter)
         shared.instrumented.add(self)
-        self._pool_metrics = shared
+        self._instruments = shared
         self._pool: Pool | None = None
         db.add_hook(self._hook)
         self.watch_pool()
@@ -200,7 +211,7 @@ class Instrumentation:
             return
         self.active = False
         self.db.remove_hook(self._hook)
-        self._pool_metrics.instrumented.discard(self)
+        self._instruments.instrumented.discard(self)
         if self._pool is not None and self._pool.on_acquire == self._observe_wait:
             self._pool.on_acquire = None
         self._pool = None
@@ -213,7 +224,7 @@ class Instrumentation:
             self._pool = pool
 
     def _observe_wait(self, seconds: float) -> None:
-        self._pool_metrics.wait_time.record(seconds, self.pool_attributes)
+        self._instruments.wait_time.record(seconds, self.pool_attributes)
 
     @contextlib.contextmanager
     def _hook(self, info: StatementInfo) -> Iterator[None]:
@@ -234,10 +245,14 @@ class Instrumentation:
             record_exception=False,  # driver messages may quote row values
             set_status_on_exception=False,
         ) as span:
+            failure: BaseException | None = None
             try:
                 yield
+            except BaseException as exc:  # a cancelled statement too, which info.error omits
+                failure = exc
+                raise
             finally:
-                error = info.error
+                error = info.error or failure
                 metric_attributes = {k: v for k, v in attributes.items() if k != "db.query.text"}
                 if error is not None:
                     error_type = _error_type(error)
@@ -246,11 +261,12 @@ class Instrumentation:
                     code = getattr(error, "code", None)
                     if code is not None:
                         span.set_attribute("db.response.status_code", str(code))
+                        metric_attributes["db.response.status_code"] = str(code)
                     span.set_status(Status(StatusCode.ERROR, error_type))
                 elif info.rowcount is not None and info.operation.startswith("fetch"):
                     span.set_attribute("db.response.returned_rows", info.rowcount)
                 if info.duration is not None:
-                    self.duration.record(info.duration, metric_attributes)
+                    self._instruments.duration.record(info.duration, metric_attributes)
 
 
 def instrument(
