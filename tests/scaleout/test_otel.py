@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
 import uuid
@@ -19,8 +20,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from asyncdb import Database, IntegrityError
+from asyncdb import Database, IntegrityError, QueryTimeout, StatementInfo
 from asyncdb.otel import describe_sql, instrument
+from tests.asyncdb.conftest import slow_sql
 
 SECRET = "secret-value-7f3a"
 
@@ -251,3 +253,41 @@ def test_describe_sql(sql: str, expected: tuple[str | None, str | None]) -> None
 def test_asyncdb_does_not_import_opentelemetry() -> None:
     code = "import asyncdb, orm, sys; assert not [m for m in sys.modules if 'opentelemetry' in m]"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+async def test_timed_out_and_cancelled_statements_are_errors(
+    db: Database, telemetry: Telemetry, backend: str
+) -> None:
+    instrumentation = instrument(db, tracer_provider=telemetry.tracer_provider)
+    started = asyncio.Event()
+
+    @contextlib.contextmanager
+    def running(info: StatementInfo) -> Iterator[None]:
+        started.set()
+        yield
+
+    try:
+        with pytest.raises(QueryTimeout):
+            await db.fetch_val(slow_sql(backend, 5), timeout=0.2)
+        if backend != "sqlite":
+            # (SQLite's worker thread would finish the abandoned query after the test's loop.)
+            db.add_hook(running)
+            task = asyncio.create_task(db.fetch_val(slow_sql(backend, 5)))
+            await started.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    finally:
+        with contextlib.suppress(ValueError):  # not added on SQLite
+            db.remove_hook(running)
+        instrumentation.uninstrument()
+    timed_out, *rest = telemetry.finished()
+    assert timed_out.status.status_code is StatusCode.ERROR
+    assert timed_out.attributes is not None
+    assert timed_out.attributes["error.type"] == "asyncdb.QueryTimeout"
+    if backend == "sqlite":
+        return
+    (cancelled,) = rest
+    assert cancelled.status.status_code is StatusCode.ERROR
+    assert cancelled.attributes is not None
+    assert cancelled.attributes["error.type"].endswith("CancelledError")
