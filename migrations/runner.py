@@ -91,30 +91,44 @@ def describe(exc: BaseException) -> str:
 
 
 class _StepTracker(logging.Handler):
-    """Remembers the revision step Alembic announced last ("upgrade a -> b, add books")."""
+    """Remembers the revision step Alembic announced last ("upgrade a -> b, add books").
 
-    def __init__(self) -> None:
+    Alembic announces steps at INFO. When its logger is quieter than that, the tracker turns it
+    up for the command and stops propagation, forwarding only what the application would have
+    seen anyway (records at or above ``forward_level``), so no log output changes.
+    """
+
+    def __init__(self, logger: logging.Logger, forward_level: int | None) -> None:
         super().__init__(logging.INFO)
+        self.logger = logger
+        self.forward_level = forward_level
         self.step: str | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.msg == "Running %s" and isinstance(record.args, tuple) and record.args:
             self.step = str(record.args[0])
+        parent = self.logger.parent
+        if self.forward_level is not None and record.levelno >= self.forward_level and parent:
+            parent.handle(record)
 
 
 @contextmanager
 def _tracking_steps() -> Iterator[_StepTracker]:
     logger = logging.getLogger("alembic.runtime.migration")
-    tracker = _StepTracker()
-    level = logger.level
+    saved = logger.level, logger.propagate
+    effective = logger.getEffectiveLevel()
+    quiet = effective > logging.INFO and logger.propagate
+    tracker = _StepTracker(logger, effective if quiet else None)
     logger.addHandler(tracker)
-    if logger.getEffectiveLevel() > logging.INFO:
+    if effective > logging.INFO:
         logger.setLevel(logging.INFO)
+        logger.propagate = False
     try:
         yield tracker
     finally:
         logger.removeHandler(tracker)
-        logger.setLevel(level)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
 
 
 @contextmanager

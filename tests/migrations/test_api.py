@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -146,3 +147,31 @@ async def test_adopting_a_database_made_by_create_all(migration_url: str, tmp_pa
     statuses = await migrations.showmigrations(migration_url, directory)
     assert [s.applied for s in statuses] == [True]
     await migrations.check(migration_url, models, directory)
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.NOTSET)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.mark.backends("sqlite")
+async def test_alembic_chatter_stays_out_of_the_application_log(
+    migration_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An application logging at WARNING (root level, handler at NOTSET) sees no INFO lines."""
+    directory = migrations.init(tmp_path / "db_migrations")
+    await migrations.makemigrations(migration_url, _models(), directory, message="members")
+    root = logging.getLogger()
+    collect = _Collect()
+    monkeypatch.setattr(root, "level", logging.WARNING)
+    root.addHandler(collect)
+    try:
+        await migrations.migrate(migration_url, None, directory)
+    finally:
+        root.removeHandler(collect)
+    assert [r.getMessage() for r in collect.records if r.levelno < logging.WARNING] == []
+    assert logging.getLogger("alembic.runtime.migration").propagate
