@@ -113,8 +113,11 @@ class Pool:
         )
 
     async def open(self) -> None:
-        """Open ``min_size`` connections (at least one, to fail fast on a bad URL)."""
-        conns = [await self._open_new() for _ in range(max(self.min_size, 1))]
+        """Open ``min_size`` connections (at least one, to fail fast on a bad URL), within
+        ``acquire_timeout``: a server that accepts TCP but never answers (aiomysql's
+        ``connect_timeout`` covers the TCP connect only) cannot hang ``connect()``."""
+        deadline = time.monotonic() + self.acquire_timeout
+        conns = [await self._open_new(deadline) for _ in range(max(self.min_size, 1))]
         for conn in conns:
             self._in_use.discard(conn)
             conn.idle_since = time.monotonic()
