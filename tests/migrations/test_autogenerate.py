@@ -70,3 +70,19 @@ async def test_drops_unique_constraints_and_enum_columns(
     await migrations.downgrade(migration_url, None, directory, revision="-1")
     await migrations.migrate(migration_url, None, directory)  # the enum type is created again
     await migrations.check(migration_url, _v2(), directory)
+
+
+@pytest.mark.backends("postgresql", "mysql")
+async def test_revisions_written_against_sqlite_run_on_the_servers(
+    migration_url: str, tmp_path: Path
+) -> None:
+    """Develop on SQLite, deploy on a server: batch-mode revisions run there as plain ALTERs."""
+    directory = migrations.init(tmp_path / "db_migrations")
+    scratch = f"sqlite:///{tmp_path / 'dev.db'}"
+    await migrations.makemigrations(scratch, _v1(), directory, message="v1")
+    await migrations.migrate(scratch, None, directory)
+    path = await migrations.makemigrations(scratch, _v2(), directory, message="v2")
+    assert path is not None and "batch_alter_table" in path.read_text()
+    await migrations.migrate(migration_url, None, directory)
+    await migrations.check(migration_url, _v2(), directory)
+    await migrations.downgrade(migration_url, None, directory, revision="base")
