@@ -406,3 +406,14 @@ async def test_values_of_a_model_with_keys(books: SimpleNamespace) -> None:
     row = (await Book.objects.filter(title="Dune").values())[0]
     assert row["author_id"] == books.ann.pk and row["editor_id"] == books.bob.pk
     assert row == (await Book.objects.get(title="Dune")).to_dict()
+
+
+async def test_delete_and_bulk_update_filtered_across_relations(books: SimpleNamespace) -> None:
+    emma = await Book.objects.get(title="Emma")
+    emma.author = books.cy
+    assert await Book.objects.bulk_update([emma], ["author"]) == 1
+    assert (await Book.objects.get(title="Emma")).author_id == books.cy.pk
+    # MySQL cannot read the table it deletes from in a subquery: a derived table is used
+    assert await Book.objects.filter(author__publisher__name="Penguin").delete() == 3
+    assert await Book.objects.values_list("title", flat=True) == ["Emma"]
+    assert await Book.objects.filter(tags__name="short").count() == 1
