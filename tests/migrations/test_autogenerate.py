@@ -86,3 +86,32 @@ async def test_revisions_written_against_sqlite_run_on_the_servers(
     await migrations.migrate(migration_url, None, directory)
     await migrations.check(migration_url, _v2(), directory)
     await migrations.downgrade(migration_url, None, directory, revision="base")
+
+
+def _linked(ondelete: str) -> sa.MetaData:
+    metadata = sa.MetaData(
+        naming_convention={"fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s"}
+    )
+    sa.Table("parents", metadata, sa.Column("id", sa.Integer, primary_key=True))
+    sa.Table(
+        "children",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("parent_id", sa.ForeignKey("parents.id", ondelete=ondelete), nullable=True),
+    )
+    return metadata
+
+
+async def test_a_changed_on_delete_is_migrated(migration_url: str, tmp_path: Path) -> None:
+    directory = migrations.init(tmp_path / "db_migrations")
+    await migrations.makemigrations(migration_url, _linked("CASCADE"), directory, message="one")
+    await migrations.migrate(migration_url, None, directory)
+    with pytest.raises(migrations.SchemaDiffers) as failure:
+        await migrations.check(migration_url, _linked("SET NULL"), directory)
+    assert "add fk 'fk_children_parent_id_parents on children'" in failure.value.diffs
+    path = await migrations.makemigrations(
+        migration_url, _linked("SET NULL"), directory, message="set null"
+    )
+    assert path is not None and "ondelete='SET NULL'" in path.read_text()
+    await migrations.migrate(migration_url, None, directory)
+    await migrations.check(migration_url, _linked("SET NULL"), directory)
