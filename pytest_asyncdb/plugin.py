@@ -10,7 +10,7 @@ built once per session beforehand, on a worker thread with its own loop (see
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -20,7 +20,11 @@ import orm
 from asyncdb import Database, DatabaseURL
 from pytest_asyncdb import schema, settings
 
+#: What the ``asyncdb_registry`` fixture returns: one registry, several, or none.
+Registries = orm.ModelRegistry | Sequence[orm.ModelRegistry] | None
+
 __all__ = [
+    "Registries",
     "asyncdb_database",
     "asyncdb_migrations_dir",
     "asyncdb_models",
@@ -52,8 +56,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini(
         settings.INI_REGISTRY,
-        "the orm.ModelRegistry whose tables the tests use, as 'package.module:attribute'",
-        default="",
+        "the orm.ModelRegistry whose tables the tests use, as 'package.module:attribute' "
+        "(several: separated by spaces)",
+        type="args",
+        default=[],
     )
     parser.addini(
         settings.INI_MIGRATIONS_DIR,
@@ -111,13 +117,24 @@ def asyncdb_url(pytestconfig: pytest.Config) -> str:
 
 
 @pytest.fixture(scope="session")
-def asyncdb_registry(pytestconfig: pytest.Config) -> orm.ModelRegistry | None:
-    """The registry named by the ``asyncdb_registry`` ini option (``None`` when unset).
+def asyncdb_registry(pytestconfig: pytest.Config) -> Registries:
+    """The registry named by the ``asyncdb_registry`` ini option (a list when it names several,
+    ``None`` when unset).
 
-    Override it to return your ``orm.ModelRegistry`` directly.
+    Override it to return your ``orm.ModelRegistry`` (or a list of them) directly.
     """
     try:
-        return settings.load_registry(pytestconfig)
+        found = settings.load_registries(pytestconfig)
+    except settings.ConfigError as exc:
+        error = str(exc)
+    else:
+        return found[0] if len(found) == 1 else (found or None)
+    _fail(error)
+
+
+def _registries(value: Registries) -> list[orm.ModelRegistry]:
+    try:
+        return settings.registries(value)
     except settings.ConfigError as exc:
         error = str(exc)
     _fail(error)
@@ -138,11 +155,9 @@ def asyncdb_migrations_dir(pytestconfig: pytest.Config) -> Path | None:
 
 @pytest.fixture(scope="session")
 def asyncdb_schema(
-    asyncdb_url: str,
-    asyncdb_registry: orm.ModelRegistry | None,
-    asyncdb_migrations_dir: Path | None,
+    asyncdb_url: str, asyncdb_registry: Registries, asyncdb_migrations_dir: Path | None
 ) -> Iterator[None]:
-    """Build the schema once per session; drop the tables it created when the session ends.
+    """Build the schema once per session; remove what it added when the session ends.
 
     Override it to build the schema some other way (or not at all).
     """
@@ -151,16 +166,20 @@ def asyncdb_schema(
             f"asyncdb: the migrations folder {asyncdb_migrations_dir} does not exist",
             pytrace=False,
         )
+    session = schema.SessionSchema(
+        asyncdb_url, _registries(asyncdb_registry), asyncdb_migrations_dir
+    )
+    _run_schema_step(session.create)
+    yield
+    _run_schema_step(session.destroy)
+
+
+def _run_schema_step(step: Callable[[], Coroutine[Any, Any, None]]) -> None:
     try:
-        created = schema.run_in_thread(
-            lambda: schema.create_schema(asyncdb_url, asyncdb_registry, asyncdb_migrations_dir)
-        )
+        schema.run_in_thread(step)
     except schema.SchemaError as exc:
         error = str(exc)
     else:
-        yield
-        if created:
-            schema.run_in_thread(lambda: schema.drop_tables(asyncdb_url, created))
         return
     _fail(error)  # outside the except block: one line, no "during handling" chain
 
@@ -168,7 +187,7 @@ def asyncdb_schema(
 @_async_fixture
 async def asyncdb_database(
     asyncdb_url: str,
-    asyncdb_registry: orm.ModelRegistry | None,
+    asyncdb_registry: Registries,
     asyncdb_migrations_dir: Path | None,
     asyncdb_schema: None,
 ) -> AsyncIterator[Database]:
@@ -177,32 +196,35 @@ async def asyncdb_database(
     Tasks the test starts share its transaction; ``transaction()`` blocks become savepoints.
     The registry's models query this database until the test ends.
     """
+    registries = _registries(asyncdb_registry)
     database = Database(asyncdb_url, force_rollback=True)
     await database.connect()
-    registry = asyncdb_registry
-    previous = registry.database if registry is not None else None
+    previous = [registry.database for registry in registries]
     try:
-        if registry is not None:
+        for registry in registries:
             if database.url.is_memory and asyncdb_migrations_dir is None:
                 await registry.create_all(database)  # inside the rolled-back transaction
             registry.database = database
         yield database
     finally:
-        if registry is not None:
-            registry.database = previous
+        for registry, database_before in zip(registries, previous, strict=True):
+            registry.database = database_before
         await database.disconnect()
 
 
 @pytest.fixture
-def asyncdb_models(
-    asyncdb_database: Database, asyncdb_registry: orm.ModelRegistry | None
-) -> orm.ModelRegistry:
+def asyncdb_models(asyncdb_database: Database, asyncdb_registry: Registries) -> orm.ModelRegistry:
     """The registry, its models bound to ``asyncdb_database`` for this test."""
-    if asyncdb_registry is None:
-        pytest.fail(
+    registries = _registries(asyncdb_registry)
+    if not registries:
+        _fail(
             f"asyncdb: asyncdb_models needs a registry; set {settings.INI_REGISTRY} = "
             "'package.module:attribute' in the pytest configuration, or override the "
-            "asyncdb_registry fixture to return your orm.ModelRegistry",
-            pytrace=False,
+            "asyncdb_registry fixture to return your orm.ModelRegistry"
         )
-    return asyncdb_registry
+    if len(registries) > 1:
+        _fail(
+            f"asyncdb: asyncdb_models returns one registry, and {len(registries)} are "
+            "configured; use asyncdb_database (every registry is bound to it) and your models"
+        )
+    return registries[0]

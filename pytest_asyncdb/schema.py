@@ -3,11 +3,16 @@
 DDL must not run inside the rolled-back test transaction: MySQL commits implicitly before every
 DDL statement, which would end that transaction. So the schema is built on a connection of its
 own, committed, before any test starts. It comes from running the migrations folder (when one is
-configured) or from the registry's ``create_all()``.
+configured) or from the registries' ``create_all()``.
 
-Tables that did not exist when the session started are dropped when it ends; tables that already
-existed are used as they are and left alone, so pointing the tests at a database that holds data
-(``$DATABASE_URL`` is the last fallback) never loses it.
+At the end of the session only what the session itself added is removed, so pointing the tests
+at a database that holds data (``$DATABASE_URL`` is the last fallback) never loses it, and other
+programs creating tables in the same database meanwhile are left alone:
+
+* registries: the registries' tables that did not exist before are dropped (by name);
+* migrations: a database the session migrated up from no revision at all is downgraded back to
+  ``base`` (and its version table dropped if the session created it); a database that was
+  already at some revision is left at the latest one.
 
 An in-memory SQLite database lives as long as its ``Database`` object, so there is nothing to
 build at session level: each test's database creates the registry's tables itself, inside its
@@ -17,7 +22,7 @@ transaction (SQLite DDL is transactional).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,13 +34,16 @@ from sqlalchemy.pool import NullPool
 import orm
 from asyncdb import Database, DatabaseError
 
-__all__ = ["SchemaError", "create_schema", "drop_tables", "run_in_thread"]
+__all__ = ["SchemaError", "SessionSchema", "run_in_thread"]
 
 T = TypeVar("T")
 
+#: Alembic's default version table, which ``migrations`` keeps.
+VERSION_TABLE = "alembic_version"
+
 
 class SchemaError(Exception):
-    """The schema could not be built; the message says why."""
+    """The schema could not be built or removed; the message says why."""
 
 
 def run_in_thread(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -48,6 +56,99 @@ def run_in_thread(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return pool.submit(lambda: asyncio.run(work())).result()
 
 
+class SessionSchema:
+    """Builds the schema for one session (:meth:`create`) and removes what it added
+    (:meth:`destroy`)."""
+
+    def __init__(
+        self, url: str, registries: Sequence[orm.ModelRegistry], migrations_dir: Path | None
+    ) -> None:
+        self.url = url
+        self.registries = list(registries)
+        self.migrations_dir = migrations_dir
+        #: Tables the session created and drops at the end.
+        self.created_tables: list[str] = []
+        #: Whether the session migrated up from no revision, and downgrades to base at the end.
+        self.migrated_from_base = False
+
+    @property
+    def _models(self) -> orm.ModelRegistry | None:
+        # migrate() reads the models only to hand them to env.py: one registry can go there.
+        return self.registries[0] if len(self.registries) == 1 else None
+
+    async def create(self) -> None:
+        """Migrate to the latest revision, or create the registries' missing tables."""
+        database = Database(self.url, min_size=1, max_size=1)
+        if database.url.is_memory:
+            if self.migrations_dir is not None:
+                raise SchemaError(
+                    "asyncdb: migrations run on a connection of their own, which cannot see an "
+                    "in-memory SQLite database; use a file URL (sqlite:///test.db) with "
+                    "asyncdb_migrations_dir"
+                )
+            return  # each test's database creates the tables (see the module docstring)
+        if not self.registries and self.migrations_dir is None:
+            return
+        try:
+            before = await _table_names(database)
+            if self.migrations_dir is not None:
+                await self._migrate(database, self.migrations_dir, before)
+            else:
+                async with database:
+                    for registry in self.registries:
+                        await registry.create_all(database)
+                self.created_tables = [
+                    table.name
+                    for registry in self.registries
+                    for table in registry.metadata.sorted_tables
+                    if table.name not in before
+                ]
+        except (DatabaseError, orm.ORMError, sa.exc.SQLAlchemyError, OSError) as exc:
+            raise SchemaError(
+                f"asyncdb: cannot create the test schema on {database.url.render()}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+    async def _migrate(self, database: Database, directory: Path, before: set[str]) -> None:
+        # Imported here: Alembic is only needed by projects that test against their migrations.
+        import migrations
+
+        try:
+            statuses = await migrations.showmigrations(database, directory)
+            await migrations.migrate(database, self._models, directory)
+        except migrations.MigrationError as exc:
+            raise SchemaError(
+                f"asyncdb: migrating {database.url.render()} with {directory} failed: {exc}"
+            ) from exc
+        self.migrated_from_base = not any(status.applied for status in statuses)
+        if self.migrated_from_base and VERSION_TABLE not in before:
+            self.created_tables = [VERSION_TABLE]
+
+    async def destroy(self) -> None:
+        """Remove what :meth:`create` added."""
+        if self.migrated_from_base:
+            import migrations
+
+            assert self.migrations_dir is not None
+            try:
+                await migrations.downgrade(
+                    self.url, self._models, self.migrations_dir, revision="base"
+                )
+            except migrations.MigrationError as exc:
+                raise SchemaError(
+                    f"asyncdb: downgrading the test database to base at the end of the session "
+                    f"failed (the session migrated it up from base): {exc}"
+                ) from exc
+        if self.created_tables:
+            try:
+                await _drop_tables(self.url, self.created_tables)
+            except (sa.exc.SQLAlchemyError, OSError) as exc:
+                raise SchemaError(
+                    "asyncdb: dropping the tables the session created "
+                    f"({', '.join(self.created_tables)}) failed: {type(exc).__name__}: {exc}"
+                ) from exc
+
+
 async def _table_names(database: Database) -> set[str]:
     engine = create_async_engine(database.sqlalchemy_url, poolclass=NullPool)
     try:
@@ -58,55 +159,7 @@ async def _table_names(database: Database) -> set[str]:
     return set(names)
 
 
-async def create_schema(
-    url: str, registry: orm.ModelRegistry | None, migrations_dir: Path | None
-) -> list[str]:
-    """Build the schema; return the names of the tables that did not exist before.
-
-    With ``migrations_dir`` (an existing folder), migrate to the latest revision; else create
-    the registry's tables.
-    """
-    database = Database(url, min_size=1, max_size=1)
-    if database.url.is_memory:
-        if migrations_dir is not None:
-            raise SchemaError(
-                "asyncdb: migrations run on a connection of their own, which cannot see an "
-                "in-memory SQLite database; use a file URL (sqlite:///test.db) with "
-                "asyncdb_migrations_dir"
-            )
-        return []
-    if registry is None and migrations_dir is None:
-        return []
-    where = database.url.render()
-    try:
-        before = await _table_names(database)
-        if migrations_dir is not None:
-            await _migrate(database, registry, migrations_dir)
-        else:
-            assert registry is not None
-            async with database:
-                await registry.create_all(database)
-        after = await _table_names(database)
-    except (DatabaseError, sa.exc.SQLAlchemyError, OSError) as exc:
-        raise SchemaError(
-            f"asyncdb: cannot create the test schema on {where}: {type(exc).__name__}: {exc}"
-        ) from exc
-    return sorted(after - before)
-
-
-async def _migrate(database: Database, registry: orm.ModelRegistry | None, directory: Path) -> None:
-    # Imported here: Alembic is only needed by projects that test against their migrations.
-    import migrations
-
-    try:
-        await migrations.migrate(database, registry, directory)
-    except migrations.MigrationError as exc:
-        raise SchemaError(
-            f"asyncdb: migrating {database.url.render()} with {directory} failed: {exc}"
-        ) from exc
-
-
-async def drop_tables(url: str, names: list[str]) -> None:
+async def _drop_tables(url: str, names: list[str]) -> None:
     """Drop the tables ``names`` (those that still exist), dependents first."""
     engine = create_async_engine(Database(url).sqlalchemy_url, poolclass=NullPool)
     wanted = set(names)

@@ -28,8 +28,9 @@ __all__ = [
     "ConfigError",
     "Found",
     "find_url",
-    "load_registry",
+    "load_registries",
     "migrations_dir",
+    "registries",
     "require_url",
 ]
 
@@ -85,11 +86,13 @@ def require_url(config: pytest.Config) -> str:
     return found.url
 
 
-def load_registry(config: pytest.Config) -> orm.ModelRegistry | None:
-    """Import the registry the ``asyncdb_registry`` ini option names (``"package.module:attr"``)."""
-    path = str(config.getini(INI_REGISTRY)).strip()
-    if not path:
-        return None
+def load_registries(config: pytest.Config) -> list[orm.ModelRegistry]:
+    """Import the registries the ``asyncdb_registry`` ini option names (``"package.module:attr"``,
+    several separated by spaces or given as a list)."""
+    return [_import_registry(path) for path in config.getini(INI_REGISTRY)]
+
+
+def _import_registry(path: str) -> orm.ModelRegistry:
     module_name, _, attribute = path.partition(":")
     if not module_name or not attribute:
         raise ConfigError(
@@ -117,6 +120,21 @@ def load_registry(config: pytest.Config) -> orm.ModelRegistry | None:
             "not an orm.ModelRegistry"
         )
     return target
+
+
+def registries(value: object) -> list[orm.ModelRegistry]:
+    """What the ``asyncdb_registry`` fixture returned, as a list: ``None``, a registry, or
+    several; raise :class:`ConfigError` for anything else (an override returning a module)."""
+    if value is None:
+        return []
+    if isinstance(value, orm.ModelRegistry):
+        return [value]
+    if isinstance(value, list | tuple) and all(isinstance(r, orm.ModelRegistry) for r in value):
+        return list(value)
+    raise ConfigError(
+        "asyncdb: the asyncdb_registry fixture must return an orm.ModelRegistry, a list of "
+        f"them, or None; it returned {value!r}"
+    )
 
 
 def migrations_dir(config: pytest.Config) -> Path | None:

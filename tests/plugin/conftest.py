@@ -170,6 +170,9 @@ class Project:
             # The plugin was imported above, before the run could rewrite its asserts.
             "-W",
             "ignore::pytest.PytestAssertRewriteWarning",
+            # Hypothesis' plugin imports all of Hypothesis at the end of every run (seconds).
+            "-p",
+            "no:hypothesispytest",
             *given,
             *args,
         )

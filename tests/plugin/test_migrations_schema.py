@@ -6,6 +6,8 @@ table must not meet another suite's in the shared ``test`` database.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 import migrations
@@ -54,6 +56,7 @@ class Note(orm.Model):
 
 TESTS = """
 import asyncio
+import os
 
 from plg_notes import Note
 
@@ -61,7 +64,7 @@ from plg_notes import Note
 async def test_schema_is_migrated(asyncdb_database):
     assert await Note.objects.count() == 0
     version = await asyncdb_database.fetch_val("SELECT version_num FROM alembic_version")
-    assert version == "plg0001"
+    assert version == os.environ.get("PLG_HEAD", "plg0001")
     async with asyncdb_database.transaction():
         await asyncio.gather(*(Note.objects.create(text=str(i)) for i in range(3)))
     assert await Note.objects.count() == 3
@@ -124,6 +127,49 @@ def test_migrations_dir_fixture_override(private_project: Project) -> None:
     assert table_names(project.url) == set()
 
 
+SECOND_REVISION = '''
+"""add the tag table
+
+Revision ID: plg0002
+Revises: plg0001
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "plg0002"
+down_revision = "plg0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table("{prefix}tag", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade() -> None:
+    op.drop_table("{prefix}tag")
+'''
+
+
+def test_database_already_migrated_stays_migrated(
+    private_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database that was at some revision is brought to the latest and left there."""
+    project = private_project
+    monkeypatch.setenv("PLG_HEAD", "plg0002")
+    _write_project(project)
+    project.write_ini("asyncdb_migrations_dir = db_migrations")
+    directory = project.pytester.path / "db_migrations"
+    asyncio.run(migrations.migrate(project.url, None, directory))  # at plg0001 beforehand
+    project.write("db_migrations/versions/plg0002_add_tag.py", SECOND_REVISION)
+    project.run().assert_outcomes(passed=4)
+    assert table_names(project.url) == {"alembic_version", f"{project.prefix}note",
+                                        f"{project.prefix}tag"}  # fmt: skip
+    statuses = asyncio.run(migrations.showmigrations(project.url, directory))
+    assert [(s.revision, s.applied) for s in statuses] == [("plg0001", True), ("plg0002", True)]
+
+
 @pytest.mark.backends("sqlite")
 def test_in_memory_sqlite_cannot_be_migrated(project: Project) -> None:
     project.url = "sqlite:///:memory:"
@@ -146,4 +192,10 @@ def test_broken_migration_is_one_clear_error(project: Project) -> None:
     project.write_ini("asyncdb_migrations_dir = db_migrations")
     result = project.run()
     result.assert_outcomes(errors=4)
-    result.stdout.fnmatch_lines(["*asyncdb: migrating sqlite:///*db_migrations failed: *"])
+    result.stdout.fnmatch_lines(
+        [
+            "asyncdb: migrating sqlite:///*db_migrations failed: revision step "
+            "'upgrade  -> plg0001, create the note table' failed: ZeroDivisionError: *"
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()

@@ -128,6 +128,31 @@ def test_configuration_errors_are_one_line(project: Project, case: str) -> None:
     assert "hunter2" not in output
 
 
+def test_registry_fixture_returning_something_else(project: Project) -> None:
+    project.url = "sqlite:///:memory:"
+    project.write_ini()
+    project.write(
+        "conftest.py",
+        """
+        import pytest
+
+
+        @pytest.fixture(scope="session")
+        def asyncdb_registry():
+            return "plg_models:models"
+        """,
+    )
+    project.write("test_plg_db.py", "async def test_db(asyncdb_database):\n    pass\n")
+    result = project.run()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "asyncdb: the asyncdb_registry fixture must return an orm.ModelRegistry, a list of "
+            "them, or None; it returned 'plg_models:models'"
+        ]
+    )
+
+
 def test_models_fixture_needs_a_registry(project: Project) -> None:
     project.url = "sqlite:///:memory:"
     project.write_ini()
@@ -156,3 +181,28 @@ def test_without_pytest_asyncio(pytester: pytest.Pytester) -> None:
         "asyncdb: the asyncdb_database fixture needs pytest-asyncio (pip install pytest-asyncio)"
         in done.stdout
     )
+
+
+def test_model_errors_are_one_line(project: Project) -> None:
+    """A relation to a model that was never defined stops the session with one line."""
+    project.write(
+        "plg_broken.py",
+        """
+        import orm
+
+        models = orm.ModelRegistry()
+
+
+        class Book(orm.Model):
+            registry = models
+            tablename = "{prefix}book"
+            id = orm.Integer(primary_key=True)
+            author = orm.ForeignKey("Nobody", on_delete=orm.CASCADE)
+        """,
+    )
+    project.write_ini("asyncdb_registry = plg_broken:models")
+    project.write("test_plg_db.py", "async def test_db(asyncdb_database):\n    pass\n")
+    result = project.run()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["asyncdb: cannot create the test schema on *: ORMError: *"])
+    assert "Traceback" not in result.stdout.str()
