@@ -14,7 +14,7 @@ Fixtures (all overridable in a ``conftest.py``):
   ``asyncdb_url`` ini option, then ``$DATABASE_URL``).
 * ``asyncdb_registry`` — session: the ``orm.ModelRegistry`` (ini ``asyncdb_registry``).
 * ``asyncdb_migrations_dir`` — session: the migrations folder (ini ``asyncdb_migrations_dir``).
-* ``asyncdb_schema`` — session: creates the schema, and drops the tables it created at the end.
+* ``asyncdb_schema`` — session: creates the schema; removes what it added at the end.
 
 This package sits above ``asyncdb``, ``orm`` and ``migrations``; none of them imports it.
 """
