@@ -138,12 +138,12 @@ class PrivateServer:
 
 class PrivatePostgres(PrivateServer):
     """A PostgreSQL 15 cluster from ``initdb`` + ``postgres``; trust authentication except for
-    the role ``pwuser`` (password ``right-password``, scram-sha-256). With ``tls=`` (a pair of
+    the role ``pwuser`` (password ``PASSWORD``, scram-sha-256). With ``tls=`` (a pair of
     certificate and key paths) the server also accepts TLS connections."""
 
     backend = "postgresql"
     PASSWORD_USER = "pwuser"
-    PASSWORD = "right-password"
+    PASSWORD = "Pw-of-the-pwuser-7f3a"
 
     @staticmethod
     def available() -> str | None:
@@ -305,11 +305,11 @@ class PrivatePostgres(PrivateServer):
 
 class PrivateMariaDB(PrivateServer):
     """A MariaDB server from ``mariadb-install-db`` + ``mariadbd``; ``root`` without a password
-    from 127.0.0.1, and the user ``pwuser`` identified by ``right-password``."""
+    from 127.0.0.1, and the user ``pwuser`` identified by ``PASSWORD``."""
 
     backend = "mysql"
     PASSWORD_USER = "pwuser"
-    PASSWORD = "right-password"
+    PASSWORD = "Pw-of-the-pwuser-7f3a"
 
     @staticmethod
     def available() -> str | None:
