@@ -27,8 +27,10 @@ from .errors import DatabaseError, InterfaceError, PoolTimeout
 __all__ = ["Pool", "PoolStats", "PooledConnection"]
 
 logger = logging.getLogger("asyncdb.pool")
-#: The longest a liveness ping of an idle connection may take before the connection is dropped.
-PING_TIMEOUT = 5.0
+#: The longest the pool's own round trips may take (the ping of an idle connection, the rollback
+#: of one given back inside a transaction) before the connection is dropped: a half-open
+#: connection (peer gone without a FIN or RST) never answers.
+CHECK_TIMEOUT = 5.0
 
 
 class PooledConnection:
@@ -226,8 +228,7 @@ class Pool:
             return False
         now = time.monotonic()
         if now - conn.idle_since > self.check_idle_after:
-            # Bounded: a half-open connection (peer gone without a FIN or RST) never answers.
-            wait = max(min(deadline - now, PING_TIMEOUT), 0.001)
+            wait = max(min(deadline - now, CHECK_TIMEOUT), 0.001)
             try:
                 async with asyncio.timeout(wait):
                     await raw.ping()
@@ -349,7 +350,8 @@ class Pool:
     async def _rollback_and_release(self, conn: PooledConnection) -> None:
         try:
             conn.busy = True
-            await conn.raw.rollback()
+            async with asyncio.timeout(CHECK_TIMEOUT):
+                await conn.raw.rollback()
             conn.busy = False
         except BaseException:
             # Nobody awaits this task's outcome: the connection is simply not reused.
