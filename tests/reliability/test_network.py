@@ -226,3 +226,24 @@ async def test_half_open_idle_connection_is_not_pinged_forever(
         assert stats.in_use == 0 and stats.waiting == 0
         proxy.blackhole = False
         assert await db.fetch_val("SELECT 2") == 2
+
+
+async def test_release_rollback_on_half_open_connection_frees_the_slot(
+    backend: str, database_url: str, proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection given back with a transaction open is rolled back in the background; if
+    its peer has vanished, the ROLLBACK is bounded and the connection dropped, so its pool slot
+    is not lost for good."""
+    import asyncdb.pool
+
+    monkeypatch.setattr(asyncdb.pool, "CHECK_TIMEOUT", 1.0)  # quicker; "bounded" is the point
+    async with Database(through(database_url, proxy), max_size=1, acquire_timeout=BOUND) as db:
+        async with db.connection():
+            await db.execute("BEGIN")  # begun by hand and left open
+            proxy.blackhole = True
+        await asyncio.sleep(0.2)  # the background ROLLBACK went into the black hole
+        proxy.blackhole = False
+        async with asyncio.timeout(BOUND):
+            assert await db.fetch_val("SELECT 1") == 1  # the only slot came back
+        stats = db.pool_stats()
+        assert stats.in_use == 0 and stats.size == 1
