@@ -37,8 +37,9 @@ def _free_port() -> int:
 class PgBouncer:
     """One pgbouncer process in front of ``server_host:server_port``/``server_db``.
 
-    Clients connect to ``127.0.0.1:port`` with database name ``alias`` and user ``user`` (trust
-    authentication: the user only has to be listed in the auth file).
+    Clients connect to ``127.0.0.1:port`` with database name ``alias`` (or, with
+    ``any_database``, any database of the server) and user ``user`` (trust authentication: the
+    user only has to be listed in the auth file).
     """
 
     def __init__(
@@ -53,6 +54,7 @@ class PgBouncer:
         alias: str = "test",
         pool_mode: str = "transaction",
         pool_size: int = 2,
+        any_database: bool = False,
     ) -> None:
         self.executable = executable
         self.alias = alias
@@ -70,6 +72,12 @@ class PgBouncer:
                 [
                     "[databases]",
                     f"{alias} = {server}",
+                    # Any other name: the server's database of that name (tests create some).
+                    *(
+                        [f"* = host={server_host} port={server_port} user={user}"]
+                        if any_database
+                        else []
+                    ),
                     "[pgbouncer]",
                     "listen_addr = 127.0.0.1",
                     f"listen_port = {self.port}",
