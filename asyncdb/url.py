@@ -26,6 +26,12 @@ _SQLALCHEMY_DRIVERS = {
     "mysql": "mysql+aiomysql",
 }
 _MASK = "***"
+# Options SQLAlchemy's async dialects accept in the URL themselves (TLS above all, so that
+# Alembic connects the way the application does).
+_SQLALCHEMY_OPTIONS: Mapping[str, tuple[str, ...]] = {
+    "postgresql": ("ssl", "sslmode", "sslrootcert", "target_session_attrs"),
+    "mysql": ("charset",),
+}
 
 
 def _supported() -> str:
@@ -157,6 +163,11 @@ class DatabaseURL:
                 port=None,
                 query={"host": [f"{h}:{p}" if p is not None else h for h, p in self.hosts]},
             )
+        query: dict[str, Any] = dict(fields["query"])
+        for name in _SQLALCHEMY_OPTIONS.get(self.backend, ()):
+            if name in self.options:
+                query[name] = self.options[name]
+        fields["query"] = query
         fields.update(overrides)
         return SAURL.create(**fields)
 

@@ -117,3 +117,11 @@ def test_postgresql_multi_host_urls() -> None:
         DatabaseURL("mysql://u@h1,h2/db")
     with pytest.raises(ValueError, match="invalid host or port"):
         DatabaseURL("postgresql://u@h1,,h2/db")
+
+
+def test_sqlalchemy_url_keeps_tls_options() -> None:
+    url = DatabaseURL("postgresql://u:pw@h/db?ssl=require&max_size=3")
+    sa_url = url.to_sqlalchemy()
+    assert sa_url.query == {"ssl": "require"}  # pool options are ours, not the driver's
+    assert sa_url.drivername == "postgresql+asyncpg" and sa_url.password == "pw"
+    assert "pw" not in repr(sa_url)
