@@ -1,7 +1,7 @@
 """A private PgBouncer for the tests: its own ini and auth file, a free port, stopped at the end.
 
 Debian's ``pgbouncer`` (``tests/scaleout/ensure_pgbouncer.sh`` installs it) refuses to run as
-root, so under root it runs as the ``postgres`` user through ``runuser``.
+root, so under root it runs as the ``postgres`` user (or ``nobody``) through ``runuser``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,14 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def _unprivileged_user() -> pwd.struct_passwd:
+    """Who runs pgbouncer when the tests run as root: ``postgres`` if it exists, else ``nobody``."""
+    try:
+        return pwd.getpwnam("postgres")
+    except KeyError:
+        return pwd.getpwnam("nobody")
 
 
 class PgBouncer:
@@ -107,10 +115,10 @@ class PgBouncer:
     def start(self, timeout: float = 15.0) -> None:
         command = [self.executable, str(self.ini)]
         if os.geteuid() == 0:
-            owner = pwd.getpwnam("postgres")
+            owner = _unprivileged_user()
             for path in [self.dir, *self.dir.iterdir()]:
                 os.chown(path, owner.pw_uid, owner.pw_gid)
-            command = ["runuser", "-u", "postgres", "--", *command]
+            command = ["runuser", "-u", owner.pw_name, "--", *command]
         self.process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True
         )
