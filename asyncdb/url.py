@@ -28,9 +28,14 @@ _SQLALCHEMY_DRIVERS = {
 _MASK = "***"
 # Options SQLAlchemy's async dialects accept in the URL themselves (TLS above all, so that
 # Alembic connects the way the application does).
-_SQLALCHEMY_OPTIONS: Mapping[str, tuple[str, ...]] = {
-    "postgresql": ("ssl", "sslmode", "sslrootcert", "target_session_attrs"),
-    "mysql": ("charset",),
+# (our option, the connect argument SQLAlchemy's dialect passes to the driver)
+_SQLALCHEMY_OPTIONS: Mapping[str, tuple[tuple[str, str], ...]] = {
+    "postgresql": (
+        ("sslmode", "ssl"),
+        ("ssl", "ssl"),
+        ("target_session_attrs", "target_session_attrs"),
+    ),
+    "mysql": (("charset", "charset"),),
 }
 
 
@@ -146,7 +151,11 @@ class DatabaseURL:
         return f"{self.scheme}://{netloc}{path}" + (f"?{query}" if query else "")
 
     def to_sqlalchemy(self, **overrides: Any) -> SAURL:
-        """The equivalent SQLAlchemy URL with the async driver (for Alembic / engines)."""
+        """The equivalent SQLAlchemy URL with the async driver (for Alembic / engines).
+
+        TLS mode (``ssl``/``sslmode``) and ``target_session_attrs`` are kept; a CA file
+        (``sslrootcert``) cannot be expressed there: pass an ``ssl.SSLContext`` to the engine.
+        """
         fields: dict[str, Any] = {
             "drivername": _SQLALCHEMY_DRIVERS[self.backend],
             "username": self.user,
@@ -164,9 +173,9 @@ class DatabaseURL:
                 query={"host": [f"{h}:{p}" if p is not None else h for h, p in self.hosts]},
             )
         query: dict[str, Any] = dict(fields["query"])
-        for name in _SQLALCHEMY_OPTIONS.get(self.backend, ()):
+        for name, target in _SQLALCHEMY_OPTIONS.get(self.backend, ()):
             if name in self.options:
-                query[name] = self.options[name]
+                query[target] = self.options[name]
         fields["query"] = query
         fields.update(overrides)
         return SAURL.create(**fields)
