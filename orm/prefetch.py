@@ -9,8 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
+
 from orm.exceptions import FieldError
 from orm.fields import REFERENCE
+from orm.query.compiler import in_bucket
 from orm.relations import ForeignKey, ReverseRelation
 
 if TYPE_CHECKING:
@@ -22,6 +25,11 @@ __all__ = ["Prefetch", "prefetch_related_objects"]
 
 # Room left for the parameters of the prefetch queryset's own filters.
 _RESERVED_PARAMS = 100
+
+# Many-to-many prefetch statements (the target query joined to the link table), by (compiled
+# target query, relation, IN-list size): built and compiled once, then only bound.
+_LINKED_CACHE_SIZE = 256
+_LINKED: dict[tuple[Any, ...], sa.Select[Any]] = {}
 
 
 class Prefetch:
@@ -158,12 +166,29 @@ async def _load_many_to_many(
     groups: dict[Any, list[Any]] = {}
     unique: dict[Any, Any] = {}
     for chunk in _chunks(keys, database):
-        statement = (
-            compiled.statement.add_columns(source)
-            .join(through, through.c[relation.target_field.attname] == target_key)
-            .where(source.in_(chunk))
-        )
-        for row in await database.fetch_all(statement, values):
+        bucket = in_bucket(chunk)
+        key = (compiled, relation, bucket)
+        statement = _LINKED.get(key)
+        if statement is None:
+            if bucket is None:
+                keys_in = source.in_(sa.bindparam("orm_link", expanding=True, type_=source.type))
+            else:
+                binds = [sa.bindparam(f"orm_link_{i}", type_=source.type) for i in range(bucket)]
+                keys_in = source.in_(binds)
+            statement = (
+                compiled.statement.add_columns(source)
+                .join(through, through.c[relation.target_field.attname] == target_key)
+                .where(keys_in)
+            )
+            if len(_LINKED) >= _LINKED_CACHE_SIZE:
+                _LINKED.clear()
+            _LINKED[key] = statement
+        if bucket is None:
+            params = {**values, "orm_link": chunk}
+        else:
+            padded = [*chunk, *[chunk[-1]] * (bucket - len(chunk))]
+            params = {**values, **{f"orm_link_{i}": k for i, k in enumerate(padded)}}
+        for row in await database.fetch_all(statement, params):
             child = compiled.hydrator.one(row)
             child = unique.setdefault(child.pk, child)
             groups.setdefault(row[-1], []).append(child)

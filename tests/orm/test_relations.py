@@ -417,3 +417,18 @@ async def test_delete_and_bulk_update_filtered_across_relations(books: SimpleNam
     assert await Book.objects.filter(author__publisher__name="Penguin").delete() == 3
     assert await Book.objects.values_list("title", flat=True) == ["Emma"]
     assert await Book.objects.filter(tags__name="short").count() == 1
+
+
+async def test_many_to_many_prefetch_of_many_parents(lib: SimpleNamespace, db: Database) -> None:
+    author = await Author.objects.create(name="prolific")
+    tag = await Tag.objects.create(name="t")
+    created = await Book.objects.bulk_create(
+        [Book(title=f"b{i}", author=author) for i in range(300)]
+    )
+    for book in created[::3]:
+        await book.tags.add(tag)
+    for count in (300, 5):  # one expanding IN list, then a short padded one
+        async with db.capture_queries() as captured:
+            found = await Book.objects.order_by("id")[:count].prefetch_related("tags")
+        assert len(captured) == 2
+        assert [len(b.tags) for b in found] == [1 if i % 3 == 0 else 0 for i in range(count)]
