@@ -12,13 +12,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import pytest
 
 import orm
 from asyncdb import Database, DatabaseURL
-from pytest_asyncdb import schema, settings
+from pytest_asyncdb import databases, schema, settings
+
+T = TypeVar("T")
 
 #: What the ``asyncdb_registry`` fixture returns: one registry, several, or none.
 Registries = orm.ModelRegistry | Sequence[orm.ModelRegistry] | None
@@ -48,6 +50,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             f"{settings.INI_URL} ini option, then ${settings.FALLBACK_ENV_VAR})"
         ),
     )
+    group.addoption(
+        settings.CREATE_OPTION,
+        dest="asyncdb_create_db",
+        action="store_true",
+        default=False,
+        help="run the session on a new database test_<name>_<random> on the URL's server, "
+        f"dropped at the end (ini: {settings.INI_CREATE} = true)",
+    )
     parser.addini(
         settings.INI_URL,
         f"database URL for the asyncdb fixtures (after {settings.OPTION} and "
@@ -60,6 +70,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(several: separated by spaces)",
         type="args",
         default=[],
+    )
+    parser.addini(
+        settings.INI_CREATE,
+        f"run the session on a database of its own, as {settings.CREATE_OPTION} does",
+        type="bool",
+        default=False,
     )
     parser.addini(
         settings.INI_MIGRATIONS_DIR,
@@ -76,7 +92,8 @@ def pytest_report_header(config: pytest.Config) -> str | None:
         shown = DatabaseURL(found.url).render()  # never shows a password
     except ValueError:
         shown = "(invalid URL)"
-    return f"asyncdb: {shown} (from {found.source})"
+    private = ", a new database per session" if settings.create_database(config) else ""
+    return f"asyncdb: {shown} (from {found.source}{private})"
 
 
 def _fail(message: str) -> NoReturn:
@@ -107,12 +124,26 @@ def _async_fixture(func: Callable[..., AsyncIterator[Any]]) -> Any:
 
 
 @pytest.fixture(scope="session")
-def asyncdb_url(pytestconfig: pytest.Config) -> str:
-    """The test database URL: ``--asyncdb-url``, ``$ASYNCDB_TEST_URL``, ini, ``$DATABASE_URL``."""
+def asyncdb_url(
+    pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The test database URL: ``--asyncdb-url``, ``$ASYNCDB_TEST_URL``, ini, ``$DATABASE_URL``.
+
+    With ``--asyncdb-create-db``: the URL of a new database on that server, dropped at the end.
+    """
     try:
-        return settings.require_url(pytestconfig)
+        url = settings.require_url(pytestconfig)
     except settings.ConfigError as exc:
         error = str(exc)
+    else:
+        if not settings.create_database(pytestconfig):
+            yield url
+            return
+        folder = tmp_path_factory.mktemp("asyncdb")
+        test_url = _run_step(lambda: databases.create_test_database(url, folder))
+        yield test_url
+        _run_step(lambda: databases.drop_test_database(url, test_url))
+        return
     _fail(error)
 
 
@@ -169,18 +200,17 @@ def asyncdb_schema(
     session = schema.SessionSchema(
         asyncdb_url, _registries(asyncdb_registry), asyncdb_migrations_dir
     )
-    _run_schema_step(session.create)
+    _run_step(session.create)
     yield
-    _run_schema_step(session.destroy)
+    _run_step(session.destroy)
 
 
-def _run_schema_step(step: Callable[[], Coroutine[Any, Any, None]]) -> None:
+def _run_step(step: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a schema step on its worker thread; fail the test with the step's one-line error."""
     try:
-        schema.run_in_thread(step)
+        return schema.run_in_thread(step)
     except schema.SchemaError as exc:
         error = str(exc)
-    else:
-        return
     _fail(error)  # outside the except block: one line, no "during handling" chain
 
 

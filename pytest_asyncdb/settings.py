@@ -19,14 +19,17 @@ import orm
 from asyncdb import DatabaseURL
 
 __all__ = [
+    "CREATE_OPTION",
     "ENV_VAR",
     "FALLBACK_ENV_VAR",
+    "INI_CREATE",
     "INI_MIGRATIONS_DIR",
     "INI_REGISTRY",
     "INI_URL",
     "OPTION",
     "ConfigError",
     "Found",
+    "create_database",
     "find_url",
     "load_registries",
     "migrations_dir",
@@ -35,11 +38,13 @@ __all__ = [
 ]
 
 OPTION = "--asyncdb-url"
+CREATE_OPTION = "--asyncdb-create-db"
 ENV_VAR = "ASYNCDB_TEST_URL"
 FALLBACK_ENV_VAR = "DATABASE_URL"
 INI_URL = "asyncdb_url"
 INI_REGISTRY = "asyncdb_registry"
 INI_MIGRATIONS_DIR = "asyncdb_migrations_dir"
+INI_CREATE = "asyncdb_create_db"
 
 
 class ConfigError(Exception):
@@ -84,6 +89,11 @@ def require_url(config: pytest.Config) -> str:
             f"asyncdb: the database URL from {found.source} is invalid: {exc}"
         ) from None
     return found.url
+
+
+def create_database(config: pytest.Config) -> bool:
+    """Whether the session runs on a database of its own (option or ini ``asyncdb_create_db``)."""
+    return bool(config.getoption("asyncdb_create_db", False) or config.getini(INI_CREATE))
 
 
 def load_registries(config: pytest.Config) -> list[orm.ModelRegistry]:

@@ -7,8 +7,12 @@ run in, each one proves the others' writes were rolled back. The schema comes fr
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+import asyncdb
+from asyncdb import DatabaseURL
 from tests.plugin.conftest import Project, run_sql
 
 ROLLBACK_TESTS = """
@@ -284,3 +288,45 @@ def test_only_the_registry_tables_are_dropped(project: Project) -> None:
     project.write("test_plg_other.py", OTHER_PROGRAM_TESTS)
     project.run().assert_outcomes(passed=1)
     assert project.tables() == {f"{project.prefix}other"}
+
+
+PRIVATE_DATABASE_TESTS = """
+import pathlib
+
+from asyncdb import DatabaseURL
+from plg_models import Author
+
+
+async def test_on_a_database_of_its_own(asyncdb_url, asyncdb_database):
+    pathlib.Path("used_url.txt").write_text(asyncdb_url)
+    assert await Author.objects.count() == 0
+    await Author.objects.create(name="Ann")
+
+
+async def test_still_rolled_back(asyncdb_database):
+    assert await Author.objects.count() == 0
+"""
+
+
+def test_database_of_its_own(project: Project) -> None:
+    """``--asyncdb-create-db``: a new database for the session, dropped at its end."""
+    project.write_models()
+    project.write_ini("asyncdb_registry = plg_models:models")
+    project.write("test_plg_private.py", PRIVATE_DATABASE_TESTS)
+    result = project.run("--asyncdb-create-db")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["asyncdb: * (from --asyncdb-url, a new database per session)"])
+    used = DatabaseURL((project.pytester.path / "used_url.txt").read_text())
+    configured = DatabaseURL(project.url)
+    assert used.database != configured.database
+    assert project.tables() == set(), "nothing was created in the configured database"
+    if used.backend != "sqlite":
+        assert used.database is not None
+        assert used.database.startswith(f"test_{configured.database}_")
+        with pytest.raises(asyncdb.DatabaseError, match="does not exist|Unknown database"):
+            asyncio.run(_connect(used))  # dropped at the session's end
+
+
+async def _connect(url: DatabaseURL) -> None:
+    async with asyncdb.Database(url, min_size=1, max_size=1):
+        pass
