@@ -198,8 +198,9 @@ class Pool:
         self._waiters.clear()
         idle = list(self._idle)
         self._idle.clear()
-        for conn in idle:
-            await conn.raw.close()
+        # Concurrently: each graceful close may wait for its peer (up to 5 s when the network
+        # black-holes), and that must not add up connection by connection.
+        await asyncio.gather(*(conn.raw.close() for conn in idle), return_exceptions=True)
         for conn in list(self._in_use):
             self._discard(conn)
         if self._background:
