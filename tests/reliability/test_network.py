@@ -247,3 +247,42 @@ async def test_release_rollback_on_half_open_connection_frees_the_slot(
             assert await db.fetch_val("SELECT 1") == 1  # the only slot came back
         stats = db.pool_stats()
         assert stats.in_use == 0 and stats.size == 1
+
+
+async def test_stream_cut_mid_iteration(backend: str, database_url: str, proxy: FaultProxy) -> None:
+    """``iterate()`` whose connection is cut between two chunks: ``OperationalError``, the
+    connection is not handed out again, and the next stream works."""
+    rows = "SELECT n FROM (SELECT 1 AS n UNION ALL SELECT 2 UNION ALL SELECT 3) AS t"
+    # Rows large enough that the whole result cannot sit in socket buffers before the cut.
+    series = (
+        "SELECT n, repeat('x', 1000) AS pad FROM generate_series(1, 20000) AS n"
+        if backend == "postgresql"
+        else "SELECT seq AS n, REPEAT('x', 1000) AS pad FROM seq_1_to_20000"  # sequence engine
+    )
+    async with Database(through(database_url, proxy), max_size=2) as db:
+        seen = 0
+        async with asyncio.timeout(BOUND):
+            with pytest.raises(OperationalError):
+                async for _ in db.iterate(series, chunk_size=10):
+                    seen += 1
+                    if seen == 15:
+                        proxy.cut()
+                        await asyncio.sleep(0.05)
+            assert seen < 20000
+            assert [r.n for r in await db.fetch_all(rows)] == [1, 2, 3]
+            assert [r.n async for r in db.iterate(rows)] == [1, 2, 3]
+        assert db.pool_stats().in_use == 0
+
+
+async def test_disconnect_with_half_open_connections_is_bounded(
+    backend: str, database_url: str, proxy: FaultProxy
+) -> None:
+    """Ten idle connections whose peer vanished: ``disconnect()`` gives each its graceful
+    close at the same time, then drops it, instead of one after the other."""
+    db = Database(through(database_url, proxy), min_size=10, max_size=10)
+    await db.connect()
+    assert db.pool_stats().idle == 10
+    proxy.blackhole = True
+    async with asyncio.timeout(BOUND):
+        await db.disconnect()
+    assert not db.is_connected
