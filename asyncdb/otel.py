@@ -33,7 +33,7 @@ from functools import lru_cache
 from typing import Any
 
 from opentelemetry import metrics, trace
-from opentelemetry.metrics import CallbackOptions, Meter, MeterProvider, Observation
+from opentelemetry.metrics import CallbackOptions, Histogram, Meter, MeterProvider, Observation
 from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
 
 from .database import Database
@@ -105,6 +105,16 @@ def _error_type(exc: BaseException) -> str:
     return f"{module}.{cls.__qualname__}"
 
 
+def _histogram(meter: Meter, name: str, description: str) -> Histogram:
+    """A histogram in seconds with the conventions' buckets (advice needs API 1.30+)."""
+    try:
+        return meter.create_histogram(
+            name, unit="s", description=description, explicit_bucket_boundaries_advisory=_BUCKETS
+        )
+    except TypeError:  # an older opentelemetry-api: the SDK's default buckets
+        return meter.create_histogram(name, unit="s", description=description)
+
+
 class _Instruments:
     """The instruments of one meter (created once), shared by every database instrumented
     with it; the pool callbacks observe each of them."""
@@ -129,17 +139,13 @@ class _Instruments:
             unit="{request}",
             description="Tasks waiting for a connection from the pool.",
         )
-        self.wait_time = meter.create_histogram(
+        self.wait_time = _histogram(
+            meter,
             "db.client.connection.wait_time",
-            unit="s",
-            description="How long checking a connection out of the pool took.",
-            explicit_bucket_boundaries_advisory=_BUCKETS,
+            "How long checking a connection out of the pool took.",
         )
-        self.duration = meter.create_histogram(
-            "db.client.operation.duration",
-            unit="s",
-            description="Duration of database statements.",
-            explicit_bucket_boundaries_advisory=_BUCKETS,
+        self.duration = _histogram(
+            meter, "db.client.operation.duration", "Duration of database statements."
         )
 
     def _stats(self) -> Iterator[tuple[Instrumentation, Any]]:
