@@ -11,8 +11,10 @@ Fixtures (all overridable in a ``conftest.py``):
   registry's models query it for the test's duration.
 * ``asyncdb_models`` — per test: the registry, bound to ``asyncdb_database``.
 * ``asyncdb_url`` — session: the URL (``--asyncdb-url``, ``$ASYNCDB_TEST_URL``, the
-  ``asyncdb_url`` ini option, then ``$DATABASE_URL``).
-* ``asyncdb_registry`` — session: the ``orm.ModelRegistry`` (ini ``asyncdb_registry``).
+  ``asyncdb_url`` ini option, then ``$DATABASE_URL``); with ``--asyncdb-create-db``, a new
+  database on that server for this session, dropped at its end.
+* ``asyncdb_registry`` — session: the ``orm.ModelRegistry``, or several (ini
+  ``asyncdb_registry``).
 * ``asyncdb_migrations_dir`` — session: the migrations folder (ini ``asyncdb_migrations_dir``).
 * ``asyncdb_schema`` — session: creates the schema; removes what it added at the end.
 
