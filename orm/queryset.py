@@ -208,7 +208,13 @@ class QuerySet(Generic[_T]):
 
     # -- running -------------------------------------------------------------------------------
 
-    async def all(self) -> list[_T]:
+    def all(self) -> QuerySet[_T]:
+        """This queryset (all rows it selects). Like every queryset it runs when awaited:
+        ``await qs.all()`` == ``await qs``; it can also be refined (``.all().filter(...)``),
+        sliced or iterated with ``async for``."""
+        return self
+
+    async def _fetch(self) -> list[_T]:
         """Run the query and return every result."""
         compiled, values = self._compile()
         rows = await self.database.fetch_all(compiled.statement, values)
@@ -220,7 +226,7 @@ class QuerySet(Generic[_T]):
         return results
 
     def __await__(self) -> Generator[Any, None, list[_T]]:
-        return self.all().__await__()
+        return self._fetch().__await__()
 
     async def __aiter__(self) -> AsyncIterator[_T]:
         """Stream results (``db.iterate``): memory stays bounded however many rows match."""

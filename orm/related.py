@@ -85,12 +85,12 @@ class RelatedManager(QuerySet[_T]):
             return self._loaded()[item]
         return super().__getitem__(item)
 
-    async def all(self) -> list[_T]:
+    async def _fetch(self) -> list[_T]:
         """The related objects: the prefetched list when there is one, else one query."""
         loaded = self.instance.__dict__.get(self.relation.cache_name)
         if loaded is not None:
             return list(loaded)
-        return await super().all()
+        return await super()._fetch()
 
     def _forget(self) -> None:
         self.instance.__dict__.pop(self.relation.cache_name, None)

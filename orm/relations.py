@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeVar, overload
 
 import sqlalchemy as sa
 
-from orm.exceptions import FieldError, ORMError, RelationNotLoaded
+from orm.exceptions import FieldError, ORMError, RelationNotLoaded, ValidationError
 from orm.fields import NOT_PROVIDED, REFERENCE, Field
 
 if TYPE_CHECKING:
@@ -215,8 +215,10 @@ class ForeignKey(Field[_T]):
         target = self.target_model()
         if isinstance(value, target):
             if value.pk is None:
-                raise FieldError(
-                    f"{self.model.__name__}.{self.name}: the {target.__name__} is not saved yet"
+                raise ValidationError(
+                    self.model.__name__,
+                    self.name,
+                    f"the {target.__name__} is not saved yet (save it first)",
                 )
             return value.pk
         if value is None:
@@ -224,15 +226,23 @@ class ForeignKey(Field[_T]):
         try:
             return target._meta.pk.coerce(value)
         except Exception as exc:
-            raise FieldError(
-                f"{self.model.__name__}.{self.name}: expected a {target.__name__} or its key, "
-                f"got {value!r:.60}"
+            raise ValidationError(
+                self.model.__name__,
+                self.name,
+                f"expected an instance of {target.__name__} or its key, "
+                f"got {type(value).__name__} {value!r:.60}",
             ) from exc
 
     def pre_save(self, instance: Model, *, adding: bool) -> None:
         state = instance.__dict__
         related = state.get(self.cache_name)
-        if related is not None and state.get(self.attname) is None and related.pk is not None:
+        if related is not None and state.get(self.attname) is None:
+            if related.pk is None:
+                raise ValidationError(
+                    self.model.__name__,
+                    self.name,
+                    f"the {type(related).__name__} is not saved yet (save it first)",
+                )
             state[self.attname] = related.pk
 
     def set_initial(self, instance: Model, value: Any) -> None:
