@@ -127,8 +127,9 @@ async def test_restart_under_load(backend: str, private_server: PrivateServer, m
     await db.connect()
     load = Load()
     stop = asyncio.Event()
+    tasks: list[asyncio.Task[None]] = []
     try:
-        tasks = [asyncio.create_task(_worker(db, i, stop, load, seed=i)) for i in range(TASKS)]
+        tasks += [asyncio.create_task(_worker(db, i, stop, load, seed=i)) for i in range(TASKS)]
         await asyncio.sleep(0.8)  # load established: every pooled connection busy
         down = time.monotonic()
         await asyncio.to_thread(private_server.restart, mode)
@@ -185,7 +186,11 @@ async def test_restart_under_load(backend: str, private_server: PrivateServer, m
         )
     finally:
         stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await db.disconnect()
+        await asyncio.to_thread(private_server.ensure_running)  # whatever happened above
         async with Database(url, max_size=1) as admin:
             for table in reversed(meta.sorted_tables):
                 await admin.execute(sa.schema.DropTable(table, if_exists=True))
