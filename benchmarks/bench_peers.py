@@ -97,25 +97,25 @@ class Workload:
 
 
 WORKLOADS = (
-    Workload("get", "get", "get by primary key, 1 task", "A book (6 columns) by key.", 100, "get"),
+    Workload("get", "get", "get by primary key, 1 task", "A book (6 columns) by key.", 200, "get"),
     Workload(
         "get_c10", "get", "get by primary key, 10 tasks",
-        "The same gets shared by 10 concurrent tasks, pool of 10.", 200, "get", concurrency=10,
+        "The same gets shared by 10 concurrent tasks, pool of 10.", 400, "get", concurrency=10,
     ),
     Workload(
         "filter20", "filter20_models", "filter, 20 rows as models, 1 task",
         "`filter(id > x).order_by(id)[:20]` hydrated as model instances (raw: Records).",
-        50, "call", 20,
+        100, "call", 20,
     ),
     Workload(
         "filter20_c10", "filter20_models", "filter, 20 rows as models, 10 tasks",
-        "The same filters shared by 10 concurrent tasks, pool of 10.", 100, "call", 20,
+        "The same filters shared by 10 concurrent tasks, pool of 10.", 200, "call", 20,
         concurrency=10,
     ),
     Workload(
         "filter20_rows", "filter20_rows", "filter, 20 rows as dicts/tuples, 1 task",
         "The same query returning plain rows: `values()`/`values_list()`, Core rows, Records.",
-        50, "call", 20,
+        100, "call", 20,
     ),
     Workload(
         "filter1000", "filter1000_models", "filter, 1,000 rows as models",
@@ -146,7 +146,7 @@ WORKLOADS = (
     ),
     Workload(
         "insert", "insert", "single inserts", "One row per call into `peer_sink`, key returned.",
-        50, "insert", before="truncate_sink",
+        100, "insert", before="truncate_sink",
     ),
     Workload(
         "bulk_create", "bulk_create", "bulk_create of 10,000 rows, keys returned",
@@ -166,7 +166,7 @@ WORKLOADS = (
     ),
     Workload(
         "transaction", "transaction", "a 3-statement transaction",
-        "BEGIN; get a book; insert a row; update the book; COMMIT.", 25, "tx",
+        "BEGIN; get a book; insert a row; update the book; COMMIT.", 50, "tx",
         before="truncate_sink",
     ),
     Workload(
@@ -515,7 +515,7 @@ async def run(args: argparse.Namespace) -> int:
                 notes.append(started_worker)
             else:
                 workers.append(started_worker)
-        rounds = args.rounds or (5 if args.quick else 7)
+        rounds = args.rounds or (5 if args.quick else 9)
         report.add(_header(workers, rounds, notes))
         outcomes: list[Outcome] = []
         for w in WORKLOADS:
@@ -593,7 +593,7 @@ def _verdicts(report: Report) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_peers", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="5 rounds, smaller batches")
-    parser.add_argument("--rounds", type=int, help="rounds per workload (default 7, at least 5)")
+    parser.add_argument("--rounds", type=int, help="rounds per workload (default 9, at least 5)")
     parser.add_argument("--only", action="append", default=[], metavar="WORD")
     parser.add_argument("--output", type=Path, help="default benchmarks/results/peers.md")
     parser.add_argument("--no-chart", action="store_true")

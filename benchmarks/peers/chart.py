@@ -23,7 +23,7 @@ def main(source: str, target: str) -> None:
     rows = data["rows"]
     columns = [c for c in data["columns"] if any(c in row["ops"] for row in rows)]
     ours = columns[0]
-    fig, ax = plt.subplots(figsize=(11, 0.65 * len(rows) + 2))
+    fig, ax = plt.subplots(figsize=(12, 0.65 * len(rows) + 2))
     height = 0.8 / len(columns)
     for j, column in enumerate(columns):
         ys, xs = [], []
@@ -42,7 +42,7 @@ def main(source: str, target: str) -> None:
     ax.invert_yaxis()
     ax.set_xlabel(f"throughput relative to {ours} (same run; > 1 is faster than {ours})")
     ax.set_title("PostgreSQL: asyncdb orm against raw asyncpg and other libraries")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(axis="x", which="both", alpha=0.3)
     fig.tight_layout()
     fig.savefig(target, dpi=110)
