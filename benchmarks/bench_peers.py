@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,8 +35,12 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import sqlalchemy as sa
+
+from asyncdb import Database
 
 from .bench_asyncdb import postgres_dsn
+from .common import mysql_url
 from .harness import Measurement, Report, Target, paired_ratio, percentile
 
 __all__ = ["main"]
@@ -79,6 +85,10 @@ PEERS = (
 )
 
 
+BACKENDS = ("postgresql", "sqlite", "mysql")
+LABELS = {"postgresql": "PostgreSQL", "sqlite": "SQLite", "mysql": "MariaDB"}
+
+
 @dataclass(frozen=True)
 class Workload:
     """One table of the report: a worker operation at some batch size and concurrency."""
@@ -94,10 +104,14 @@ class Workload:
     burst: bool = False
     rounds: int | None = None
     before: str | None = None
+    backends: tuple[str, ...] = ("postgresql",)
 
 
 WORKLOADS = (
-    Workload("get", "get", "get by primary key, 1 task", "A book (6 columns) by key.", 200, "get"),
+    Workload(
+        "get", "get", "get by primary key, 1 task", "A book (6 columns) by key.", 200, "get",
+        backends=BACKENDS,
+    ),
     Workload(
         "get_c10", "get", "get by primary key, 10 tasks",
         "The same gets shared by 10 concurrent tasks, pool of 10.", 400, "get", concurrency=10,
@@ -105,7 +119,7 @@ WORKLOADS = (
     Workload(
         "filter20", "filter20_models", "filter, 20 rows as models, 1 task",
         "`filter(id > x).order_by(id)[:20]` hydrated as model instances (raw: Records).",
-        100, "call", 20,
+        100, "call", 20, backends=BACKENDS,
     ),
     Workload(
         "filter20_c10", "filter20_models", "filter, 20 rows as models, 10 tasks",
@@ -235,6 +249,61 @@ async def create_schema(conn: asyncpg.Connection) -> None:
 
 async def drop_schema(conn: asyncpg.Connection) -> None:
     await conn.execute(f"DROP TABLE IF EXISTS {', '.join(TABLES)}, peer_trash CASCADE")
+
+
+def small_schema() -> tuple[sa.MetaData, list[sa.Table]]:
+    """``peer_authors`` and ``peer_books`` for MariaDB and SQLite (get and filter-20 only)."""
+    meta = sa.MetaData()
+    authors = sa.Table(
+        "peer_authors",
+        meta,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(100), nullable=False),
+    )
+    books = sa.Table(
+        "peer_books",
+        meta,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("title", sa.String(200), nullable=False),
+        sa.Column("author_id", sa.ForeignKey("peer_authors.id"), nullable=False, index=True),
+        sa.Column("pages", sa.Integer, nullable=False),
+        sa.Column("price", sa.Double, nullable=False),
+        sa.Column("published", sa.Date, nullable=False),
+    )
+    return meta, [authors, books]
+
+
+async def create_small_schema(url: str) -> None:
+    _, tables = small_schema()
+    epoch = dt.date(2000, 1, 1)
+    async with Database(url) as db:
+        for table in reversed(tables):
+            await db.execute(sa.schema.DropTable(table, if_exists=True))
+        for table in tables:
+            await db.execute(sa.schema.CreateTable(table))
+        authors = [{"id": g, "name": f"author-{g}"} for g in range(1, 1001)]
+        await db.execute_many(sa.insert(tables[0]), authors)
+        books = [
+            {
+                "id": g,
+                "title": f"book-{g}",
+                "author_id": (g - 1) % 1000 + 1,
+                "pages": g % 700 + 50,
+                "price": g / 7.0,
+                "published": epoch + dt.timedelta(days=g % 9000),
+            }
+            for g in range(1, 10_001)
+        ]
+        await db.execute_many(sa.insert(tables[1]), books)
+        analyze = {"mysql": "ANALYZE TABLE peer_authors, peer_books"}
+        await db.execute(analyze.get(db.features.backend, "ANALYZE"))
+
+
+async def drop_small_schema(url: str) -> None:
+    _, tables = small_schema()
+    async with Database(url) as db:
+        for table in reversed(tables):
+            await db.execute(sa.schema.DropTable(table, if_exists=True))
 
 
 def before_hooks(conn: asyncpg.Connection) -> dict[str, Callable[[int], Awaitable[None]]]:
@@ -370,8 +439,14 @@ async def measure(
 # -- targets ----------------------------------------------------------------------------------
 
 
-def _targets(w: Workload, labels: Sequence[str], ours: str) -> list[Target]:
+def _targets(w: Workload, labels: Sequence[str], ours: str, backend: str) -> list[Target]:
     """The issue's targets that apply to ``w`` among the contenders present."""
+    if backend == "sqlite":
+        if w.name == "get" and "aiosqlite" in labels:
+            return [Target("SQLite ORM get vs raw aiosqlite (1 hop)", ours, "aiosqlite", 2.0)]
+        return []
+    if backend != "postgresql":
+        return []
     where = {"get": "1 task", "get_c10": "10 tasks", "filter20": "1 task"}
     where["filter20_c10"] = "10 tasks"
     out: list[Target] = []
@@ -410,7 +485,7 @@ def _targets(w: Workload, labels: Sequence[str], ours: str) -> list[Target]:
 
 @dataclass
 class Outcome:
-    workload: Workload
+    title: str
     results: dict[str, Measurement]
     columns: dict[str, str]  # label -> summary column
 
@@ -418,7 +493,7 @@ class Outcome:
 def summary_table(outcomes: Sequence[Outcome]) -> tuple[str, list[dict[str, Any]]]:
     """Ops/s per library and workload, with our ratio to each (paired, same rounds)."""
     present = [c for c in COLUMNS if any(c in o.columns.values() for o in outcomes)]
-    header = ["workload", *(f"{c}" for c in present)]
+    header = ["workload", *("raw driver" if c == RAW else c for c in present)]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     data = []
     for o in outcomes:
@@ -426,8 +501,8 @@ def summary_table(outcomes: Sequence[Outcome]) -> tuple[str, list[dict[str, Any]
         for label, column in o.columns.items():
             first.setdefault(column, o.results[label])
         ours = first.get(OURS)
-        cells = [o.workload.title]
-        row: dict[str, Any] = {"workload": o.workload.title, "ops": {}, "ratio": {}}
+        cells = [o.title]
+        row: dict[str, Any] = {"workload": o.title, "ops": {}, "ratio": {}}
         for column in present:
             m = first.get(column)
             if m is None:
@@ -498,29 +573,76 @@ def write_chart(data: list[dict[str, Any]], png: Path) -> str:
 
 async def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    dsn = postgres_dsn()
     report = Report()
+    rounds = args.rounds or (5 if args.quick else 9)
+    outcomes: list[Outcome] = []
+    backends = [b for b in BACKENDS if not args.backend or b in args.backend]
+    for backend in backends:
+        with tempfile.TemporaryDirectory(prefix="bench_peers_") as tmp:
+            url = {
+                "postgresql": postgres_dsn(),
+                "mysql": mysql_url(),
+                "sqlite": f"sqlite:///{Path(tmp) / 'peers.db'}",
+            }[backend]
+            await run_backend(backend, url, args, report, rounds, outcomes)
+    table, data = summary_table(outcomes)
+    report.add("## Summary: operations/s (our ratio)\n\n" + table)
+    report.add(_verdicts(report))
+    RESULTS.mkdir(exist_ok=True)
+    chart = write_chart(data, RESULTS / "peers.png") if not args.no_chart else "no chart"
+    report.add(f"({chart}; total {time.perf_counter() - started:.0f} s)\n")
+    output = args.output or RESULTS / "peers.md"
+    output.write_text("\n".join(report.sections))
+    return 1 if args.strict and not report.all_met else 0
+
+
+async def run_backend(
+    backend: str,
+    url: str,
+    args: argparse.Namespace,
+    report: Report,
+    rounds: int,
+    outcomes: list[Outcome],
+) -> None:
+    """Every selected workload of ``backend``: schema, workers, tables, cleanup."""
+    label = LABELS[backend]
+    selected = [
+        w
+        for w in WORKLOADS
+        if backend in w.backends
+        and (not args.only or any(word in f"{backend} {w.name}" for word in args.only))
+    ]
+    if not selected:
+        return
+    conn: asyncpg.Connection | None = None
     try:
-        conn = await asyncpg.connect(dsn)
-    except Exception as exc:
-        print(f"PostgreSQL: cannot connect ({exc})", file=sys.stderr)
-        return 1
-    await create_schema(conn)
-    hooks = before_hooks(conn)
+        if backend == "postgresql":
+            conn = await asyncpg.connect(url)
+            await create_schema(conn)
+        else:
+            await create_small_schema(url)
+    except Exception as exc:  # no server: say so and go on with the other backends
+        report.add(f"## {label}\n\nskipped: cannot connect ({exc})\n")
+        return
+    hooks = before_hooks(conn) if conn is not None else {}
     notes: list[str] = []
     workers: list[Worker] = []
     try:
-        for started_worker in await asyncio.gather(*(start_worker(p, dsn) for p in PEERS)):
+        for started_worker in await asyncio.gather(*(start_worker(p, url) for p in PEERS)):
             if isinstance(started_worker, str):
                 notes.append(started_worker)
             else:
                 workers.append(started_worker)
-        rounds = args.rounds or (5 if args.quick else 9)
-        report.add(_header(workers, rounds, notes))
-        outcomes: list[Outcome] = []
-        for w in WORKLOADS:
-            if args.only and not any(word in w.name for word in args.only):
-                continue
+        if backend == "postgresql":
+            report.add(_header(workers, rounds, notes))
+        else:
+            report.add(
+                f"## {label}\n\nGet and filter-20 at one task, same data (1,000 authors, 10,000 "
+                "books); each library through its own driver for this backend."
+                + "".join(f" Not measured: {note}." for note in notes)
+                + "\n"
+            )
+        for w in selected:
             contenders = [
                 Contender(worker, label, column)
                 for worker in workers
@@ -530,6 +652,7 @@ async def run(args: argparse.Namespace) -> int:
                 continue
             if args.quick:
                 w = Workload(**{**w.__dict__, "n": max(1, w.n // 4) if not w.burst else w.n})
+            title = w.title if backend == "postgresql" else f"{LABELS[backend]}: {w.title}"
             t0 = time.perf_counter()
             failed: list[str] = []
             try:
@@ -541,14 +664,14 @@ async def run(args: argparse.Namespace) -> int:
                     failed,
                 )
             except RuntimeError as exc:
-                report.add(f"### PostgreSQL: {w.title}\n\nfailed: {exc}\n")
+                report.add(f"### {LABELS[backend]}: {w.title}\n\nfailed: {exc}\n")
                 continue
             contenders = [c for c in contenders if c.label in results]
             labels = list(results)
             ours = next((c.label for c in contenders if c.column == OURS), labels[0])
             baseline = next((c.label for c in contenders if c.column == RAW), ours)
             report.table(
-                f"PostgreSQL: {w.title}",
+                f"{LABELS[backend]}: {w.title}",
                 f"{w.what} {w.n:,} {w.unit}s per batch"
                 + (f", {w.concurrency} concurrent tasks" if w.concurrency > 1 else "")
                 + f" ({time.perf_counter() - t0:.0f} s)."
@@ -557,26 +680,20 @@ async def run(args: argparse.Namespace) -> int:
                 baseline=baseline,
                 unit=w.unit,
                 items_per_op=w.items_per_op,
-                targets=_targets(w, labels, ours),
+                targets=_targets(w, labels, ours, backend),
                 throughput_ratio=w.burst,
             )
             if w.burst and ours in results:
                 p99 = percentile(results[ours].latencies, 99) * 1e3
                 report.verdicts.append((f"gateway p99 ({p99:.0f} ms)", "< 100 ms", p99, p99 < 100))
-            outcomes.append(Outcome(w, results, {c.label: c.column for c in contenders}))
-        table, data = summary_table(outcomes)
-        report.add("## Summary: operations/s (our ratio)\n\n" + table)
-        report.add(_verdicts(report))
-        RESULTS.mkdir(exist_ok=True)
-        chart = write_chart(data, RESULTS / "peers.png") if not args.no_chart else "no chart"
-        report.add(f"({chart}; total {time.perf_counter() - started:.0f} s)\n")
-        output = args.output or RESULTS / "peers.md"
-        output.write_text("\n".join(report.sections))
+            outcomes.append(Outcome(title, results, {c.label: c.column for c in contenders}))
     finally:
         await asyncio.gather(*(w.close() for w in workers))
-        await drop_schema(conn)
-        await conn.close()
-    return 1 if args.strict and not report.all_met else 0
+        if conn is not None:
+            await drop_schema(conn)
+            await conn.close()
+        elif backend == "mysql":
+            await drop_small_schema(url)
 
 
 def _verdicts(report: Report) -> str:
@@ -594,7 +711,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_peers", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="5 rounds, smaller batches")
     parser.add_argument("--rounds", type=int, help="rounds per workload (default 9, at least 5)")
-    parser.add_argument("--only", action="append", default=[], metavar="WORD")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="WORD",
+        help="workloads whose '<backend> <name>' contains WORD (e.g. get, sqlite); repeatable",
+    )
+    parser.add_argument(
+        "--backend", action="append", choices=BACKENDS, help="only these backends (repeatable)"
+    )
     parser.add_argument("--output", type=Path, help="default benchmarks/results/peers.md")
     parser.add_argument("--no-chart", action="store_true")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")

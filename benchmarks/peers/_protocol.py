@@ -160,5 +160,16 @@ def serve(
 
 
 def dsn() -> str:
-    """The PostgreSQL server, as ``postgresql://user[:password]@host:port/database``."""
+    """The database: ``postgresql://user@host:port/db``, ``mysql://...`` or ``sqlite:///path``."""
     return sys.argv[1]
+
+
+def backend() -> str:
+    """``postgresql``, ``mysql`` or ``sqlite``: the scheme of :func:`dsn`."""
+    return dsn().split(":", 1)[0]
+
+
+def driver_url(drivers: dict[str, str]) -> str:
+    """:func:`dsn` with its scheme replaced per backend, e.g. ``{"mysql": "mysql+aiomysql"}``."""
+    scheme, rest = dsn().split(":", 1)
+    return f"{drivers.get(scheme, scheme)}:{rest}"

@@ -15,14 +15,16 @@ from typing import Any
 
 import databases
 import sqlalchemy as sa
-from _protocol import POOL, SLEEP, dsn, key, low20, low1000, op, serve, sink_rows
+from _protocol import POOL, SLEEP, backend, dsn, key, low20, low1000, op, serve, sink_rows
 
 import orm  # encode/orm 0.3 (this venv's), not the project's orm
 
 DATABASES = "databases"
 ENCODE_ORM = "encode/orm"
 
-database = databases.Database(dsn(), min_size=POOL, max_size=POOL)
+# databases' SQLite backend passes its options to sqlite3.connect (and has no pool).
+POOL_OPTIONS = {} if backend() == "sqlite" else {"min_size": POOL, "max_size": POOL}
+database = databases.Database(dsn(), **POOL_OPTIONS)
 models = orm.ModelRegistry(database=database)
 
 

@@ -14,14 +14,17 @@ from typing import Any
 
 import ormar
 import sqlalchemy
-from _protocol import POOL, SLEEP, dsn, key, low20, low1000, op, serve, sink_rows
+from _protocol import POOL, SLEEP, driver_url, key, low20, low1000, op, serve, sink_rows
 
 ORMAR = "ormar"
 BOOK_FIELDS = ["id", "title", "author", "pages", "price", "published"]
 
-database = ormar.DatabaseConnection(
-    dsn().replace("postgresql://", "postgresql+asyncpg://", 1), pool_size=POOL, max_overflow=0
-)
+DRIVERS = {
+    "postgresql": "postgresql+asyncpg",
+    "mysql": "mysql+aiomysql",
+    "sqlite": "sqlite+aiosqlite",
+}
+database = ormar.DatabaseConnection(driver_url(DRIVERS), pool_size=POOL, max_overflow=0)
 base = ormar.OrmarConfig(database=database, metadata=sqlalchemy.MetaData())
 
 

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
-from _protocol import POOL, SLEEP, dsn, key, low20, low1000, op, serve, sink_rows
+from _protocol import POOL, SLEEP, backend, dsn, key, low20, low1000, op, serve, sink_rows
 
-conns: list[asyncpg.Connection] = []
+conns: list[Any] = []
 pools: list[asyncpg.Pool] = []
 ROWS = sink_rows()
 RAW = "asyncpg"
+BACKEND = backend()
 
 BOOK = "SELECT id, title, author_id, pages, price, published FROM peer_books"
 GET = f"{BOOK} WHERE id = $1"
@@ -51,15 +54,49 @@ UPDATE_ONE = "UPDATE peer_books SET pages = $1 WHERE id = $2"
 DELETE = "DELETE FROM peer_trash WHERE id > $1 AND id <= $2"
 
 
-@op("get", RAW)
 async def get(i: int, slot: int) -> None:
     await conns[slot].fetchrow(GET, key(i))
 
 
-@op("filter20_models", RAW)
-@op("filter20_rows", RAW)
 async def filter20(i: int, slot: int) -> None:
     await conns[slot].fetch(FILTER20, low20(i))
+
+
+# MariaDB (aiomysql, autocommit, a held cursor per task) and SQLite (aiosqlite: one thread hop
+# per query with execute_fetchall, the floor): get and filter-20 only.
+MYSQL_GET, MYSQL_FILTER20 = GET.replace("$1", "%s"), FILTER20.replace("$1", "%s")
+SQLITE_GET, SQLITE_FILTER20 = GET.replace("$1", "?"), FILTER20.replace("$1", "?")
+cursors: list[Any] = []
+
+
+async def mysql_get(i: int, slot: int) -> None:
+    await cursors[slot].execute(MYSQL_GET, (key(i),))
+    await cursors[slot].fetchone()
+
+
+async def mysql_filter20(i: int, slot: int) -> None:
+    await cursors[slot].execute(MYSQL_FILTER20, (low20(i),))
+    await cursors[slot].fetchall()
+
+
+async def sqlite_get(i: int, slot: int) -> None:
+    await conns[0].execute_fetchall(SQLITE_GET, (key(i),))
+
+
+async def sqlite_filter20(i: int, slot: int) -> None:
+    await conns[0].execute_fetchall(SQLITE_FILTER20, (low20(i),))
+
+
+if BACKEND == "mysql":
+    op("get", "aiomysql", RAW)(mysql_get)
+    op("filter20_models", "aiomysql", RAW)(mysql_filter20)
+elif BACKEND == "sqlite":
+    op("get", "aiosqlite", RAW)(sqlite_get)
+    op("filter20_models", "aiosqlite", RAW)(sqlite_filter20)
+else:
+    op("get", RAW)(get)
+    op("filter20_models", RAW)(filter20)
+    op("filter20_rows", RAW)(filter20)
 
 
 @op("filter1000_models", RAW)
@@ -134,15 +171,44 @@ async def gateway(i: int, slot: int) -> None:
 
 
 async def setup() -> None:
-    conns.extend([await asyncpg.connect(dsn()) for _ in range(POOL)])
-    pools.append(await asyncpg.create_pool(dsn(), min_size=POOL, max_size=POOL))
+    if BACKEND == "mysql":
+        import aiomysql
+
+        url = urlsplit(dsn())
+        args = {"host": url.hostname, "port": url.port or 3306, "user": url.username or "root"}
+        args.update(password=url.password or "", db=url.path.lstrip("/"))
+        for _ in range(POOL):
+            conn = await aiomysql.connect(**args, autocommit=True, charset="utf8mb4")
+            conns.append(conn)
+            cursors.append(await conn.cursor())
+    elif BACKEND == "sqlite":
+        import aiosqlite
+
+        conns.append(await aiosqlite.connect(dsn().removeprefix("sqlite:///")))
+    else:
+        conns.extend([await asyncpg.connect(dsn()) for _ in range(POOL)])
+        pools.append(await asyncpg.create_pool(dsn(), min_size=POOL, max_size=POOL))
 
 
 async def teardown() -> None:
+    for cursor in cursors:
+        await cursor.close()
     for conn in conns:
-        await conn.close()
-    await pools[0].close()
+        if BACKEND == "mysql":
+            conn.close()
+        else:
+            await conn.close()
+    for pool in pools:
+        await pool.close()
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    found = {"asyncpg": asyncpg.__version__, "python": sys.version.split()[0]}
+    found.update({name: version(name) for name in ("aiomysql", "aiosqlite")})
+    return found
 
 
 if __name__ == "__main__":
-    serve({"asyncpg": asyncpg.__version__, "python": sys.version.split()[0]}, setup, teardown)
+    serve(versions(), setup, teardown)

@@ -13,7 +13,7 @@ import datetime as dt
 import sys
 
 import sqlalchemy as sa
-from _protocol import POOL, SLEEP, dsn, key, low20, low1000, op, serve, sink_rows
+from _protocol import POOL, SLEEP, driver_url, key, low20, low1000, op, serve, sink_rows
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -25,6 +25,11 @@ from sqlalchemy.orm import (
 )
 
 CORE = "SQLAlchemy Core"
+DRIVERS = {
+    "postgresql": "postgresql+asyncpg",
+    "mysql": "mysql+aiomysql",
+    "sqlite": "sqlite+aiosqlite",
+}
 ORM = "SQLAlchemy ORM"
 
 
@@ -282,7 +287,7 @@ async def core_gateway(i: int, slot: int) -> None:
 
 
 async def setup() -> None:
-    url = dsn().replace("postgresql://", "postgresql+asyncpg://", 1)
+    url = driver_url(DRIVERS)
     engines.append(create_async_engine(url, pool_size=POOL, max_overflow=0, pool_timeout=120))
     Session.configure(bind=engines[0])
 

@@ -11,7 +11,7 @@ import sys
 from importlib.metadata import version
 from typing import Any
 
-from _protocol import POOL, SLEEP, dsn, key, low20, low1000, op, serve, sink_rows
+from _protocol import POOL, SLEEP, backend, driver_url, key, low20, low1000, op, serve, sink_rows
 from tortoise import Tortoise, fields
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
@@ -184,10 +184,10 @@ async def gateway(i: int, slot: int) -> None:
 
 
 async def setup() -> None:
-    url = dsn().replace("postgresql://", "postgres://", 1)
-    await Tortoise.init(
-        db_url=f"{url}?minsize={POOL}&maxsize={POOL}", modules={"models": ["__main__"]}
-    )
+    url = driver_url({"postgresql": "postgres"})
+    if backend() != "sqlite":
+        url += f"?minsize={POOL}&maxsize={POOL}"
+    await Tortoise.init(db_url=url, modules={"models": ["__main__"]})
 
 
 async def teardown() -> None:
