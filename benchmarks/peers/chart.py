@@ -16,6 +16,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+NAMES = {"asyncpg": "raw driver (asyncpg, aiosqlite, aiomysql)"}
+
 
 def main(source: str, target: str) -> None:
     with open(source, encoding="utf-8") as f:
@@ -34,14 +36,16 @@ def main(source: str, target: str) -> None:
             elif column in row["ratio"]:
                 ys.append(k + j * height)
                 xs.append(1 / row["ratio"][column])
-        ax.barh(ys, xs, height=height, label=column)
+        ax.barh(ys, xs, height=height, label=NAMES.get(column, column))
     ax.set_xscale("log")
     ax.axvline(1.0, color="black", linewidth=0.8)
     ax.set_yticks([k + 0.4 - height / 2 for k in range(len(rows))])
     ax.set_yticklabels([row["workload"] for row in rows], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel(f"throughput relative to {ours} (same run; > 1 is faster than {ours})")
-    ax.set_title("PostgreSQL: asyncdb orm against raw asyncpg and other libraries")
+    ax.set_title(
+        "asyncdb orm against the raw drivers and other libraries (PostgreSQL unless named)"
+    )
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(axis="x", which="both", alpha=0.3)
     fig.tight_layout()
