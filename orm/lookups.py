@@ -5,15 +5,16 @@ The same SQL shape is used on every backend, so results match:
 * ``iexact``/``icontains``/``istartswith``/``iendswith`` apply ``lower()`` to both sides. On
   SQLite ``lower()`` folds ASCII letters only; PostgreSQL and MySQL fold all of Unicode.
 * ``contains``/``startswith``/``endswith`` are case-sensitive everywhere (string columns use a
-  binary collation on MySQL; SQLite uses GLOB), and ``%``, ``_`` and ``/`` in the value match
-  literally: they are escaped and the LIKE names ``/`` as its ESCAPE character.
+  binary collation on MySQL; SQLite compares bytes, see ``TextMatch``), and ``%``, ``_`` and
+  ``/`` in the value match literally: they are escaped and the LIKE names ``/`` as its ESCAPE
+  character.
 """
 
 from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
@@ -28,8 +29,8 @@ __all__ = [
     "LIKE_LOOKUPS",
     "LOOKUPS",
     "TEXT_LOOKUPS",
-    "CaseSensitiveLike",
     "LikePattern",
+    "TextMatch",
     "bind_type",
     "check_value",
     "escape_like",
@@ -48,29 +49,34 @@ def escape_like(value: str) -> str:
     return value.replace(ESCAPE, ESCAPE * 2).replace("%", ESCAPE + "%").replace("_", ESCAPE + "_")
 
 
-class CaseSensitiveLike(ColumnElement[bool]):
-    """``column LIKE pattern ESCAPE '/'``, case-sensitive on every backend.
+class TextMatch(ColumnElement[bool]):
+    """``contains``/``startswith``/``endswith`` and their case-insensitive forms.
 
-    SQLite's LIKE ignores ASCII case, so there it compiles to ``GLOB`` (always case-sensitive).
-    ``pattern`` is bound with a ``LikePattern`` type, which builds the LIKE or the GLOB pattern
-    from the raw text for the dialect at hand.
+    PostgreSQL and MySQL: ``column LIKE pattern ESCAPE '/'`` (``lower()`` on both sides to fold
+    case; string columns use a binary collation on MySQL, so LIKE is case-sensitive there).
+    SQLite: its LIKE ignores ASCII case and both LIKE and GLOB stop reading a pattern at a NUL
+    character (a filter for ``"\\x00"`` would match every row), so there the match is made
+    on the bytes: ``instr``/``substr`` over ``CAST(... AS BLOB)``. ``value`` is bound with a
+    ``LikePattern`` type, which builds the LIKE pattern, or leaves the text as is for SQLite.
     """
 
-    __visit_name__ = "case_sensitive_like"
+    __visit_name__ = "text_match"
     inherit_cache = True
     type = sa.Boolean()
     _traverse_internals = [
         ("column", InternalTraversal.dp_clauseelement),
-        ("pattern", InternalTraversal.dp_clauseelement),
+        ("value", InternalTraversal.dp_clauseelement),
+        ("fold", InternalTraversal.dp_boolean),
     ]
 
-    def __init__(self, column: ColumnElement[Any], pattern: ColumnElement[Any]) -> None:
+    def __init__(self, column: ColumnElement[Any], value: ColumnElement[Any], fold: bool) -> None:
         self.column = column
-        self.pattern = pattern
+        self.value = value
+        self.fold = fold
 
 
 class LikePattern(TypeDecorator[str]):
-    """Binds raw text as a LIKE pattern (``template`` like ``"%{}%"``), or GLOB on SQLite."""
+    """Binds raw text as a LIKE pattern (``template`` like ``"%{}%"``); as is on SQLite."""
 
     impl = sa.String
     cache_ok = True
@@ -80,25 +86,37 @@ class LikePattern(TypeDecorator[str]):
         self.template = template
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        if value is None:
-            return None
-        if dialect.name == "sqlite":
-            return self.template.replace("%", "*").format(_escape_glob(value))
+        if value is None or dialect.name == "sqlite":
+            return value
         return self.template.format(escape_like(value))
 
 
-@compiles(CaseSensitiveLike)
-def _compile_like(element: CaseSensitiveLike, compiler: Any, **kw: Any) -> str:
-    return compiler.process(element.column.like(element.pattern, escape=ESCAPE), **kw)  # type: ignore[no-any-return]
+@compiles(TextMatch)
+def _compile_like(element: TextMatch, compiler: Any, **kw: Any) -> str:
+    column, value = element.column, element.value
+    if element.fold:
+        column, value = sa.func.lower(column), sa.func.lower(value)
+    return compiler.process(column.like(value, escape=ESCAPE), **kw)  # type: ignore[no-any-return]
 
 
-@compiles(CaseSensitiveLike, "sqlite")
-def _compile_glob(element: CaseSensitiveLike, compiler: Any, **kw: Any) -> str:
-    return compiler.process(element.column.op("GLOB")(element.pattern), **kw)  # type: ignore[no-any-return]
-
-
-def _escape_glob(value: str) -> str:
-    return "".join(f"[{c}]" if c in "*?[" else c for c in value)
+@compiles(TextMatch, "sqlite")
+def _compile_bytes(element: TextMatch, compiler: Any, **kw: Any) -> str:
+    column, value = element.column, element.value
+    if element.fold:
+        column, value = sa.func.lower(column), sa.func.lower(value)
+    text = sa.cast(column, sa.LargeBinary)
+    part = sa.cast(value, sa.LargeBinary)
+    template = cast(LikePattern, element.value.type).template
+    condition: ColumnElement[bool]
+    if template == "%{}%":
+        condition = sa.func.instr(text, part) > 0
+    elif template == "{}%":
+        condition = sa.func.substr(text, 1, sa.func.length(part)) == part
+    else:  # "%{}": substr(x, -0) would be the whole text, so an empty suffix is its own case
+        condition = sa.or_(
+            sa.func.length(part) == 0, sa.func.substr(text, -sa.func.length(part)) == part
+        )
+    return compiler.process(condition, **kw)  # type: ignore[no-any-return]
 
 
 #: LIKE lookups: (pattern with {} for the escaped value, case-insensitive?)
@@ -135,16 +153,13 @@ def lookup_params(lookup: str, value: Any) -> tuple[Any, ...]:
         return ()
     if lookup == "range":
         return tuple(value)
-    like = LIKE_LOOKUPS.get(lookup)
-    if like is not None and like[1]:
-        return (like[0].format(escape_like(value)),)
-    return (value,)  # case-sensitive LIKE: LikePattern builds the pattern
+    return (value,)  # LIKE lookups: LikePattern builds the pattern
 
 
 def bind_type(lookup: str, column: ColumnElement[Any]) -> Any:
     """The SQL type of the lookup's parameters (the column's, so its conversions apply)."""
     like = LIKE_LOOKUPS.get(lookup)
-    if like is not None and not like[1]:
+    if like is not None:
         return LikePattern(like[0])
     return sa.String() if lookup in TEXT_LOOKUPS else column.type
 
@@ -161,9 +176,7 @@ def lookup_condition(
         return sa.func.lower(column) == sa.func.lower(binds[0])
     like = LIKE_LOOKUPS.get(lookup)
     if like is not None:
-        if like[1]:
-            return sa.func.lower(column).like(sa.func.lower(binds[0]), escape=ESCAPE)
-        return CaseSensitiveLike(column, binds[0])
+        return TextMatch(column, binds[0], fold=like[1])
     if lookup == "in":
         return column.in_(binds[0])
     if lookup == "range":

@@ -168,6 +168,7 @@ class QuerySet(Generic[_T]):
         meta = self.model._meta
         annotations = dict(self._state.annotations)
         for name, expression in expressions.items():
+            _check_alias("annotate", name)
             if not isinstance(expression, Expression):
                 raise FieldError(f"annotate({name}=...) needs an expression, got {expression!r}")
             if name in meta.fields or name in meta.by_attname or name in meta.related:
@@ -290,6 +291,7 @@ class QuerySet(Generic[_T]):
     async def aggregate(self, **aggregates: Aggregate) -> dict[str, Any]:
         """Compute aggregates over the matching rows: ``{"total": 10, ...}``."""
         for name, aggregate in aggregates.items():
+            _check_alias("aggregate", name)
             if not isinstance(aggregate, Aggregate):
                 raise FieldError(f"aggregate({name}=...) needs Count/Sum/Avg/Min/Max")
         statement, resolver = compile_aggregate(self._state, aggregates)
@@ -401,3 +403,13 @@ def _is_model(value: Any) -> bool:
 
 def _describe(state: QueryState) -> str:
     return " AND ".join(repr(q) for q in state.where) or "the query"
+
+
+def _check_alias(method: str, name: str) -> None:
+    """An alias becomes a result column name: a Python identifier without ``__`` (which would
+    read as a lookup), checked before any SQL."""
+    if not name.isidentifier() or "__" in name:
+        raise FieldError(
+            f"{method}() alias {name!r:.60} is not a valid name: use a Python identifier "
+            "without '__'"
+        )

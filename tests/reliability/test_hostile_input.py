@@ -114,10 +114,6 @@ async def setup(db: Database) -> AsyncIterator[Database]:
         hostile.database = None
 
 
-def _sqlite_nul_like(db: Database, lookup: str, value: str) -> bool:
-    return db.features.backend == "sqlite" and lookup != "exact" and "\x00" in value
-
-
 def _storable(db: Database, value: str) -> bool:
     """PostgreSQL text cannot hold NUL characters: the server refuses them (DataError)."""
     return not (db.features.backend == "postgresql" and "\x00" in value)
@@ -163,8 +159,6 @@ async def test_values_match_literally(setup: Database) -> None:
                 continue
             if lookup.startswith("i") and not payload.isascii():
                 continue  # SQLite folds ASCII only (documented): compared on ASCII payloads
-            if _sqlite_nul_like(db, lookup, payload):
-                continue  # a known orm bug: test_like_lookups_with_nul_on_sqlite
             try:
                 found = await Text.objects.filter(**{f"body__{lookup}": payload}).all()
             except orm.ValidationError:
@@ -199,12 +193,6 @@ async def test_values_match_literally(setup: Database) -> None:
 
 
 @pytest.mark.backends("sqlite")
-@pytest.mark.xfail(
-    strict=True,
-    reason="orm (orm/lookups.py, CaseSensitiveLike/LikePattern and the i* lookups): SQLite's "
-    "GLOB and LIKE stop reading a pattern at a NUL character, so body__contains='\\x00' "
-    "(also endswith, icontains) matches EVERY row instead of the rows holding a NUL",
-)
 async def test_like_lookups_with_nul_on_sqlite(setup: Database) -> None:
     await Text.objects.bulk_create([Text(body="plain"), Text(body="a\x00b"), Text(body="z")])
     for lookup in ("contains", "endswith", "icontains", "startswith"):
@@ -288,13 +276,6 @@ async def test_annotation_aliases_execute_nothing(setup: Database) -> None:
     assert await Text.objects.count() == 1  # the pool is still healthy
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="orm: QuerySet.annotate()/aggregate() (orm/queryset.py) do not check alias names; "
-    "non-identifier aliases reach the server as quoted labels, and a NUL or 4-byte character "
-    "fails there (PostgreSQL: OperationalError 'insufficient data left in message'; MariaDB: "
-    "ProgrammingError / 'Invalid utf8mb4 character string') instead of orm.FieldError",
-)
 async def test_annotation_aliases_are_validated(setup: Database) -> None:
     await Text.objects.create(body="b")
     for name in ("a\x00b", "😀💥", "'; DROP TABLE rel_h_canary; --"):
