@@ -25,7 +25,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck
+# The docs site is built too (strict), so a broken page or reference fails the run.
+test: lint typecheck docs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
