@@ -71,9 +71,13 @@ def _chunks(keys: list[Any], database: Database) -> list[list[Any]]:
 
 
 async def prefetch_related_objects(
-    instances: Sequence[Any], lookups: Sequence[str | Prefetch], database: Database
+    instances: Sequence[Any],
+    lookups: Sequence[str | Prefetch],
+    database: Database,
+    route: str | None = None,
 ) -> None:
-    """Load ``lookups`` for ``instances`` (all of one model), one query per path."""
+    """Load ``lookups`` for ``instances`` (all of one model), one query per path; ``route``
+    (``"primary"``/``"replica"``) is where the reads go, as for the parent query."""
     for lookup in lookups:
         prefetch = lookup if isinstance(lookup, Prefetch) else Prefetch(lookup)
         parts = prefetch.lookup.split("__")
@@ -88,7 +92,7 @@ async def prefetch_related_objects(
             if queryset is None and all(_is_loaded(obj, cache_name) for obj in level):
                 level = _next_level(level, cache_name)  # loaded by an earlier path
                 continue
-            level = await _load(level, relation, queryset, cache_name, database)
+            level = await _load(level, relation, queryset, cache_name, database, route)
 
 
 def _is_loaded(obj: Any, cache_name: str) -> bool:
@@ -114,9 +118,12 @@ async def _load(
     queryset: QuerySet[Any] | None,
     cache_name: str,
     database: Database,
+    route: str | None,
 ) -> list[Any]:
     target = relation.target_model()
     base = (queryset if queryset is not None else target.objects).using(database)
+    if route is not None:
+        base = base.using(route)
     if isinstance(relation, ForeignKey):
         keys = [o.__dict__.get(relation.attname) for o in level]
         keys = list(dict.fromkeys(k for k in keys if k is not None))
@@ -188,7 +195,7 @@ async def _load_many_to_many(
         else:
             padded = [*chunk, *[chunk[-1]] * (bucket - len(chunk))]
             params = {**values, **{f"orm_link_{i}": k for i, k in enumerate(padded)}}
-        for row in await database.fetch_all(statement, params):
+        for row in await base._reader.fetch_all(statement, params):
             child = compiled.hydrator.one(row)
             child = unique.setdefault(child.pk, child)
             groups.setdefault(row[-1], []).append(child)

@@ -29,7 +29,7 @@ from orm.query.compiler import (
 from orm.query.state import QueryState
 
 if TYPE_CHECKING:
-    from asyncdb import Database
+    from asyncdb import Database, RoutedDatabase
     from orm.models import Model
 
 __all__ = ["QuerySet"]
@@ -62,9 +62,22 @@ class QuerySet(Generic[_T]):
         state = self._state
         return state.database or self.model._meta.registry.get_database()
 
-    def using(self, database: Database) -> QuerySet[_T]:
-        """Run this query on ``database`` instead of the registry's."""
+    def using(self, database: Database | str) -> QuerySet[_T]:
+        """Run this query on ``database`` instead of the registry's, or send its reads to
+        ``"primary"`` / ``"replica"`` when the database has read replicas (see asyncdb)."""
+        if isinstance(database, str):
+            if database not in ("primary", "replica"):
+                raise ValueError(
+                    f"using() takes a Database, 'primary' or 'replica', got {database!r}"
+                )
+            return self._clone(route=database)
         return self._clone(database=database)
+
+    @property
+    def _reader(self) -> Database | RoutedDatabase:
+        """Where this queryset's reads run (the routed database after ``using("primary")``)."""
+        route = self._state.route
+        return self.database if route is None else self.database.using(route)
 
     def _compile(self) -> tuple[Compiled, dict[str, Any]]:
         """The compiled select and this queryset's parameter values (compiled once per shape)."""
@@ -218,12 +231,14 @@ class QuerySet(Generic[_T]):
     async def _fetch(self) -> list[_T]:
         """Run the query and return every result."""
         compiled, values = self._compile()
-        rows = await self.database.fetch_all(compiled.statement, values)
+        rows = await self._reader.fetch_all(compiled.statement, values)
         results = compiled.hydrator.many(rows)
         if self._state.prefetch and results:
             from orm.prefetch import prefetch_related_objects
 
-            await prefetch_related_objects(results, self._state.prefetch, self.database)
+            await prefetch_related_objects(
+                results, self._state.prefetch, self.database, self._state.route
+            )
         return results
 
     def __await__(self) -> Generator[Any, None, list[_T]]:
@@ -235,7 +250,7 @@ class QuerySet(Generic[_T]):
             raise ORMError("prefetch_related() needs the whole result: use await qs.all()")
         compiled, values = self._compile()
         one = compiled.hydrator.one
-        async for row in self.database.iterate(compiled.statement, values):
+        async for row in self._reader.iterate(compiled.statement, values):
             yield one(row)
 
     async def get(self, *conditions: Q, **lookups: Any) -> _T:
@@ -272,21 +287,21 @@ class QuerySet(Generic[_T]):
         if state.sliced:
             raise ORMError("last() on a sliced queryset is not supported; order it instead")
         compiled = compile_select(state.replace(limit=1), reverse=True)
-        row = await self.database.fetch_one(compiled.statement, compiled.values)
+        row = await self._reader.fetch_one(compiled.statement, compiled.values)
         if row is None:
             return None
         result: _T = compiled.hydrator.one(row)
         if state.prefetch:
             from orm.prefetch import prefetch_related_objects
 
-            await prefetch_related_objects([result], state.prefetch, self.database)
+            await prefetch_related_objects([result], state.prefetch, self.database, state.route)
         return result
 
     async def count(self) -> int:
-        return int(await self.database.fetch_val(compile_count(self._state)))
+        return int(await self._reader.fetch_val(compile_count(self._state)))
 
     async def exists(self) -> bool:
-        return await self.database.fetch_one(compile_exists(self._state)) is not None
+        return await self._reader.fetch_one(compile_exists(self._state)) is not None
 
     async def aggregate(self, **aggregates: Aggregate) -> dict[str, Any]:
         """Compute aggregates over the matching rows: ``{"total": 10, ...}``."""
@@ -295,7 +310,7 @@ class QuerySet(Generic[_T]):
             if not isinstance(aggregate, Aggregate):
                 raise FieldError(f"aggregate({name}=...) needs Count/Sum/Avg/Min/Max")
         statement, resolver = compile_aggregate(self._state, aggregates)
-        row = await self.database.fetch_one(statement)
+        row = await self._reader.fetch_one(statement)
         assert row is not None
         return {
             name: aggregate.convert(row[index], resolver)

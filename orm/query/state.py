@@ -28,6 +28,7 @@ class QueryState:
         "only",
         "order",
         "prefetch",
+        "route",
         "select_related",
         "value_names",
         "where",
@@ -50,6 +51,8 @@ class QueryState:
         self.prefetch: tuple[Any, ...] = ()
         self.for_update: tuple[bool, bool] | None = None  # (nowait, skip_locked)
         self.database: Database | None = None
+        #: "primary" or "replica": where reads go when the database has replicas (None: default)
+        self.route: str | None = None
 
     def replace(self, **changes: Any) -> QueryState:
         # Unrolled: this runs for every queryset method call.
@@ -66,6 +69,7 @@ class QueryState:
         clone.only = self.only
         clone.order = self.order
         clone.prefetch = self.prefetch
+        clone.route = self.route
         clone.select_related = self.select_related
         clone.value_names = self.value_names
         clone.where = self.where
