@@ -116,7 +116,9 @@ def _compile_bytes(element: TextMatch, compiler: Any, **kw: Any) -> str:
         condition = sa.or_(
             sa.func.length(part) == 0, sa.func.substr(text, -sa.func.length(part)) == part
         )
-    return compiler.process(condition, **kw)  # type: ignore[no-any-return]
+    # Parenthesised: SQLAlchemy negates this element as "<element> = 0", and the OR above
+    # would otherwise bind looser than that "= 0" (exclude(b__endswith="") kept every row).
+    return "(" + str(compiler.process(condition, **kw)) + ")"
 
 
 #: LIKE lookups: (pattern with {} for the escaped value, case-insensitive?)

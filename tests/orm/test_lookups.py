@@ -50,6 +50,16 @@ async def test_lookups(items: list[Item], lookups: dict[str, object], expected: 
     assert await matching(**lookups) == expected
 
 
+async def test_excluding_text_matches_negates_the_whole_condition(items: list[Item]) -> None:
+    # SQLite compiles endswith as "length(x) = 0 OR substr(...) = x": its negation must be
+    # parenthesised (an empty suffix matches every title, so excluding it leaves none)
+    for lookup in ("endswith", "iendswith", "startswith", "contains"):
+        assert await Item.objects.exclude(**{f"title__{lookup}": ""}).count() == 0, lookup
+        assert await Item.objects.exclude(**{f"title__{lookup}": "a"}).count() == 5 - len(
+            await matching(**{f"title__{lookup}": "a"})
+        ), lookup
+
+
 async def test_wildcards_match_literally(models: SimpleNamespace) -> None:
     await Item.objects.bulk_create(
         [
