@@ -6,6 +6,8 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from orm.exceptions import FieldError, NoMatch
 from orm.fields import REFERENCE
@@ -152,10 +154,83 @@ def _insert_statement(
     return statement
 
 
+# -- bulk INSERT strategy for PostgreSQL: one array parameter per column ------------------------
+#
+# A backend strategy, chosen by ``database.features.backend``: on PostgreSQL a chunk is sent as
+# ``INSERT INTO t (a, b) SELECT c0, c1 FROM unnest(CAST(:c0 AS VARCHAR(50)[]), CAST(:c1 AS
+# INTEGER[])) WITH ORDINALITY AS orm_rows (c0, c1, orm_n) ORDER BY orm_n RETURNING id``: the server
+# parses and plans a statement of N parameters instead of rows times N (a 10,000-row multi-VALUES
+# INSERT takes about twice the time of ``executemany``), and the statement text is the same for
+# every chunk size, so it is prepared once. Each parameter is bound as
+# ``postgresql.ARRAY(column.type)``, so the column type's bind processing runs on every element
+# exactly as for a single-row INSERT. ``WITH ORDINALITY ... ORDER BY`` makes the rows (and so the
+# serial keys the INSERT draws) follow the objects' order. Columns whose type cannot be carried
+# in an array safely (JSON, arrays, native enums, any type not listed below) use the multi-row
+# VALUES path, as MySQL/MariaDB and SQLite always do.
+_UNNEST_TYPES = (
+    sa.String,
+    sa.Integer,
+    sa.Numeric,
+    sa.Boolean,
+    sa.Date,
+    sa.DateTime,
+    sa.Time,
+    sa.LargeBinary,
+    sa.Uuid,
+)
+_UNNEST_MAX_ROWS = 50_000  # rows per statement when no batch_size is given
+_UNNEST_INSERTS: dict[tuple[Any, ...], sa.TextClause | None] = {}
+
+
+def _unnest_safe(column_type: TypeEngine[Any], dialect: Any) -> bool:
+    impl = column_type.dialect_impl(dialect)
+    while isinstance(impl, TypeDecorator):
+        impl = impl.load_dialect_impl(dialect)
+    if isinstance(impl, sa.JSON | sa.ARRAY) or not isinstance(impl, _UNNEST_TYPES):
+        return False
+    return not (isinstance(impl, sa.Enum) and impl.native_enum)
+
+
+def _unnest_statement(
+    db: Database, table: sa.Table, columns: tuple[str, ...], returning: bool
+) -> sa.TextClause | None:
+    """The unnest INSERT for these columns, or None when the VALUES path must be used."""
+    if db.features.backend != "postgresql" or not columns:
+        return None
+    dialect = db.dialect
+    key = (dialect.name, table, columns, returning)
+    if key in _UNNEST_INSERTS:
+        return _UNNEST_INSERTS[key]
+    statement: sa.TextClause | None = None
+    types = [table.c[c].type for c in columns]
+    if all(_unnest_safe(t, dialect) for t in types):
+        quote = dialect.identifier_preparer.quote
+        names = ", ".join(quote(table.c[c].name) for c in columns)
+        width = range(len(columns))
+        arrays = ", ".join(f"CAST(:c{j} AS {types[j].compile(dialect)}[])" for j in width)
+        outputs = ", ".join(f"c{j}" for j in width)
+        sql = (
+            f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({names}) "
+            f"SELECT {outputs} FROM unnest({arrays}) WITH ORDINALITY "
+            f"AS orm_rows ({outputs}, orm_n) ORDER BY orm_n"
+        )
+        pk = next(iter(table.primary_key.columns))
+        if returning:
+            sql += f" RETURNING {quote(pk.name)}"
+        binds = [sa.bindparam(f"c{j}", type_=postgresql.ARRAY(types[j])) for j in width]
+        statement = sa.text(sql).bindparams(*binds)
+        if returning:
+            statement = statement.columns(pk)  # type: ignore[assignment]
+    if len(_UNNEST_INSERTS) >= _INSERT_CACHE_SIZE:
+        _UNNEST_INSERTS.clear()
+    _UNNEST_INSERTS[key] = statement
+    return statement
+
+
 async def bulk_insert(
     model: type[Model], objs: Sequence[Model], database: Database, batch_size: int | None
 ) -> None:
-    """Insert ``objs``: one multi-row INSERT per chunk; auto keys are set on the objects."""
+    """Insert ``objs`` in chunks (see the strategies above); auto keys are set on the objects."""
     meta = model._meta
     pk = meta.pk
     groups: dict[tuple[str, ...], list[tuple[Model, dict[str, Any]]]] = {}
@@ -168,24 +243,35 @@ async def bulk_insert(
     returning = database.features.supports_returning
     for columns, group in groups.items():
         auto_key = pk.attname not in columns
-        size = _batch_size(database, len(columns), batch_size)
+        unnest = _unnest_statement(database, table, columns, returning and auto_key)
+        if unnest is not None:
+            size = batch_size or _UNNEST_MAX_ROWS
+        else:
+            size = _batch_size(database, len(columns), batch_size)
         for start in range(0, len(group), size):
             chunk = group[start : start + size]
-            statement = _insert_statement(
-                database, table, columns, len(chunk), returning and auto_key
-            )
-            params = {
-                f"r{i}_{j}": value
-                for i, (_, values) in enumerate(chunk)
-                for j, value in enumerate(values.values())
-            }
+            params: dict[str, Any]
+            if unnest is not None:
+                statement = unnest
+                by_column = zip(*[values.values() for _, values in chunk], strict=True)
+                params = {f"c{j}": list(column) for j, column in enumerate(by_column)}
+            else:
+                statement = _insert_statement(
+                    database, table, columns, len(chunk), returning and auto_key
+                )
+                params = {
+                    f"r{i}_{j}": value
+                    for i, (_, values) in enumerate(chunk)
+                    for j, value in enumerate(values.values())
+                }
             if not auto_key:
                 await database.execute(statement, params)
                 continue
             if returning:
                 result = await database.fetch_all(statement, params)
-                # Auto keys of one multi-row INSERT are assigned in VALUES order on every
-                # backend, but RETURNING's row order is not promised: sort the keys.
+                # Auto keys of one INSERT are assigned in row order (VALUES order, or the
+                # ORDER BY of the unnest path), but RETURNING's row order is not promised:
+                # sort the keys.
                 keys = sorted(row[0] for row in result)
             else:
                 first = (await database.execute(statement, params)).lastrowid
