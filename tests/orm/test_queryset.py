@@ -352,3 +352,34 @@ async def test_in_lists_of_every_size(models: SimpleNamespace) -> None:
         assert len(await Item.objects.filter(views__in=set(keys))) == size
         assert len(await Item.objects.filter(views__in=(k for k in keys))) == size
     assert len(await Item.objects.filter(views__in=[1, 1, 1])) == 1
+
+
+async def test_values_dicts_generated_per_shape(items: list[Item]) -> None:
+    # values() builds each dict with generated code: keys in the order asked, annotations
+    # converted, one() (streaming) and many() alike; a row of another width is an error
+    from orm import F
+    from orm.hydration import Hydrator
+
+    qs = Item.objects.order_by("views").values("views", "title").annotate(double=F("views") * 2)
+    rows = await qs
+    assert rows[0] == {"views": 10, "title": "alpha", "double": 20}
+    assert [list(r) for r in rows[:1]] == [["views", "title", "double"]]
+    assert [r async for r in qs] == rows
+    odd = Hydrator.for_values("dicts", ["it's", 'q"uote', "x y"], [None, None, None])
+    assert odd.one((1, 2, 3)) == {"it's": 1, 'q"uote': 2, "x y": 3}
+    assert odd.many([(1, 2, 3)]) == [{"it's": 1, 'q"uote': 2, "x y": 3}]
+    with pytest.raises(ValueError):
+        odd.many([(1, 2)])
+    with pytest.raises(ValueError):
+        odd.one((1, 2, 3, 4))
+
+
+async def test_model_hydration_reads_exact_rows_and_prefixes(items: list[Item]) -> None:
+    from orm.hydration import Hydrator
+
+    names = Item._meta.attnames
+    hydrator = Hydrator.for_models(Item, names, [], [], None)  # type: ignore[arg-type]
+    row = tuple(getattr(items[0], n) for n in names)
+    assert hydrator.many([row])[0] == items[0] and hydrator.many([row])[0].title == "alpha"
+    # one() also takes rows with extra trailing columns (the many-to-many prefetch's link key)
+    assert hydrator.one((*row, "extra")).__dict__ == hydrator.one(row).__dict__
