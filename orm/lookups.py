@@ -108,14 +108,18 @@ def _compile_bytes(element: TextMatch, compiler: Any, **kw: Any) -> str:
     part = sa.cast(value, sa.LargeBinary)
     template = cast(LikePattern, element.value.type).template
     condition: ColumnElement[bool]
+
+    def substr(*args: Any) -> Any:
+        # substr() of an empty BLOB is NULL in SQLite (of an empty string: ''): without the
+        # coalesce an empty text would make the lookup unknown, and exclude() would drop it
+        return sa.func.coalesce(sa.func.substr(text, *args), text)
+
     if template == "%{}%":
         condition = sa.func.instr(text, part) > 0
     elif template == "{}%":
-        condition = sa.func.substr(text, 1, sa.func.length(part)) == part
+        condition = substr(1, sa.func.length(part)) == part
     else:  # "%{}": substr(x, -0) would be the whole text, so an empty suffix is its own case
-        condition = sa.or_(
-            sa.func.length(part) == 0, sa.func.substr(text, -sa.func.length(part)) == part
-        )
+        condition = sa.or_(sa.func.length(part) == 0, substr(-sa.func.length(part)) == part)
     # Parenthesised: SQLAlchemy negates this element as "<element> = 0", and the OR above
     # would otherwise bind looser than that "= 0" (exclude(b__endswith="") kept every row).
     return "(" + str(compiler.process(condition, **kw)) + ")"
