@@ -203,6 +203,10 @@ def _generate(
     namespace: dict[str, Any] = {"_new": _new, "_iter": _iter, "M0": model, "resolver": resolver}
     width = len(names) + sum(len(p.attnames) for p in related) + len(annotations)
     values = [f"v{i}" for i in range(width)]
+    # ``many`` gets the rows of this select, so it unpacks exactly their width (0.51 against
+    # 0.73 µs a row with a starred target); ``one`` also reads rows with extra columns after
+    # these (the many-to-many prefetch appends the link key), so it keeps ``*_rest``.
+    exact = f"({''.join(f'{v}, ' for v in values)}) = _iter(row)"
     body = [f"({', '.join(values)}, *_rest) = _iter(row)", "o0 = _new(M0)", "d0 = o0.__dict__"]
     body += [f"d0[{name!r}] = v{i}" for i, name in enumerate(names)]
     for index, plan in enumerate(related, 1):
@@ -226,7 +230,8 @@ def _generate(
     one_source = "def one(row):\n" + "".join(f"    {line}\n" for line in body) + "    return o0\n"
     many_source = (
         "def many(rows):\n    result = []\n    append = result.append\n    for row in rows:\n"
-        + "".join(f"        {line}\n" for line in body)
+        + f"        {exact}\n"
+        + "".join(f"        {line}\n" for line in body[1:])
         + "        append(o0)\n    return result\n"
     )
     exec(compile(one_source + many_source, f"<orm hydrator {model.__name__}>", "exec"), namespace)
