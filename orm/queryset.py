@@ -40,6 +40,20 @@ _T = TypeVar("_T")
 # only binding its values. Cleared when full (shapes are few in a real application).
 _STATEMENT_CACHE_SIZE = 1024
 _STATEMENTS: dict[Any, Compiled] = {}
+# get(**lookups) on Model.objects: compiled selects by (model, lookup names), for plain values.
+_GETS: dict[tuple[Any, ...], Compiled] = {}
+
+
+def _plain(key: str, value: Any) -> bool:
+    """A lookup value that does not change the SQL (see ``compiler._q_shape``)."""
+    return not (
+        value is None
+        or value is True
+        or value is False
+        or key.endswith("__in")
+        or isinstance(value, Expression)
+        or hasattr(value, "_subquery_for_in")
+    )
 
 
 class QuerySet(Generic[_T]):
@@ -255,6 +269,26 @@ class QuerySet(Generic[_T]):
 
     async def get(self, *conditions: Q, **lookups: Any) -> _T:
         """The one result matching the conditions; NoMatch or MultipleMatches otherwise."""
+        # Fast path: Model.objects.get(field=value, ...) with plain values, a shape seen before.
+        # No Q, clone or shape key: the compiled select of that shape is found by the lookup
+        # names and only its values are bound (same statement, values and errors as below).
+        fast = None
+        if lookups and not conditions and self.model.__dict__.get("_orm_all") is self:
+            items = sorted(lookups.items())  # Q's leaf order
+            if all(_plain(key, value) for key, value in items):
+                fast = (self.model, tuple(key for key, _ in items))
+                compiled = _GETS.get(fast)
+                if compiled is not None:
+                    values: dict[str, Any] = {}
+                    for binder, (_, raw) in zip(compiled.binders, items, strict=True):
+                        for value in binder(raw):
+                            values[f"orm_{len(values)}"] = value
+                    values["orm_limit"] = 2
+                    rows = await self._reader.fetch_all(compiled.statement, values)
+                    if len(rows) == 1:
+                        return compiled.hydrator.one(rows[0])  # type: ignore[no-any-return]
+                    where = (Q(**lookups),)
+                    raise self._get_error(len(rows), self._state.replace(where=where))
         state = self._state
         changes: dict[str, Any] = {}
         if conditions or lookups:
@@ -264,14 +298,22 @@ class QuerySet(Generic[_T]):
         qs = self._clone(**changes) if changes else self
         state = qs._state
         results = await qs.all()
-        if not results:
-            raise NoMatch(f"{self.model.__name__} matching {_describe(state)} does not exist")
-        if len(results) > 1:
-            raise MultipleMatches(
-                f"{self.model.__name__}.objects.get() matched more than one row "
-                f"for {_describe(state)}"
-            )
+        if fast is not None and qs._compiled is not None:
+            compiled = qs._compiled[0]
+            if compiled.cacheable and shape_key(state) is not None:
+                if len(_GETS) >= _STATEMENT_CACHE_SIZE:
+                    _GETS.clear()
+                _GETS[fast] = compiled
+        if len(results) != 1:
+            raise self._get_error(len(results), state)
         return results[0]
+
+    def _get_error(self, count: int, state: QueryState) -> ORMError:
+        if not count:
+            return NoMatch(f"{self.model.__name__} matching {_describe(state)} does not exist")
+        return MultipleMatches(
+            f"{self.model.__name__}.objects.get() matched more than one row for {_describe(state)}"
+        )
 
     async def first(self) -> _T | None:
         """The first result (by key when unordered), or None."""

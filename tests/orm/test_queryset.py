@@ -383,3 +383,35 @@ async def test_model_hydration_reads_exact_rows_and_prefixes(items: list[Item]) 
     assert hydrator.many([row])[0] == items[0] and hydrator.many([row])[0].title == "alpha"
     # one() also takes rows with extra trailing columns (the many-to-many prefetch's link key)
     assert hydrator.one((*row, "extra")).__dict__ == hydrator.one(row).__dict__
+
+
+async def test_get_fast_path_same_results_errors_and_queries(
+    items: list[Item], db: Database
+) -> None:
+    # Model.objects.get(field=value) with plain values skips Q/clone/shape work once its shape
+    # is known: same statement count, results, validation and error messages as the full path
+    from orm import queryset
+
+    for _ in range(2):  # the first call compiles and remembers the shape, the second is fast
+        async with db.capture_queries() as captured:
+            got = await Item.objects.get(id=items[1].id)
+            by_pk = await Item.objects.get(pk=items[2].pk)
+            two = await Item.objects.get(views=40, title="delta")
+        assert len(captured) == 3
+        assert (got.title, by_pk.title, two.title) == ("beta", "gamma", "delta")
+        assert got == items[1] and got.price == decimal.Decimal("2.20")
+        with pytest.raises(orm.NoMatch, match=r"^Item matching Q\(id=-1\) does not exist$"):
+            await Item.objects.get(id=-1)
+        with pytest.raises(orm.MultipleMatches, match="more than one row"):
+            await Item.objects.get(genre="sf")
+        with pytest.raises(orm.ValidationError):
+            await Item.objects.get(views="many")
+    assert (Item, ("id",)) in queryset._GETS and (Item, ("title", "views")) in queryset._GETS
+    # values that change the SQL, refined querysets and Q arguments take the full path
+    assert (await Item.objects.get(rating=None)).title == "gamma"
+    assert (await Item.objects.get(active=False)).title == "gamma"
+    assert (await Item.objects.get(id__in=[items[0].id])).title == "alpha"
+    assert (await Item.objects.filter(views__gt=35).get(genre="sf")).title == "delta"
+    assert (await Item.objects.using(db).get(id=items[3].id)).title == "delta"
+    assert (await Item.objects.get(orm.Q(id=items[4].id))).title == "Epsilon"
+    assert (Item, ("rating",)) not in queryset._GETS
