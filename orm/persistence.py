@@ -178,7 +178,10 @@ _UNNEST_TYPES = (
     sa.LargeBinary,
     sa.Uuid,
 )
-_UNNEST_MAX_ROWS = 50_000  # rows per statement when no batch_size is given
+# Rows per statement when no batch_size is given: one statement for 10,000 rows, while the
+# arrays of one statement stay within PostgreSQL's 1 GB message limit up to ~100 KB a row
+# (about what the VALUES path's parameter limit allowed).
+_UNNEST_MAX_ROWS = 10_000
 _UNNEST_INSERTS: dict[tuple[Any, ...], sa.TextClause | None] = {}
 
 

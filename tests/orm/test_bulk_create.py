@@ -159,6 +159,13 @@ async def test_chunks_follow_batch_size(tables: None, db: Database) -> None:
             await Wide.objects.bulk_create(more)
         assert len(captured) == 1 and _unnest_used(db, list(captured))
         assert await Wide.objects.filter(short="x").count() == 5_000
+        # without batch_size: at most 10,000 rows per statement
+        most = [Wide(integer=i, short="y") for i in range(10_001)]
+        async with db.capture_queries() as captured:
+            await Wide.objects.bulk_create(most)
+        assert len(captured) == 2
+        assert [o.id for o in most] == sorted(o.id for o in most)
+        assert await Wide.objects.filter(short="y").count() == 10_001
 
 
 async def test_mixed_columns_given_keys_and_defaults(tables: None, db: Database) -> None:
