@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from .backends.base import Features
-from .database import Connection, Database, RoutedDatabase
+from .connection import Connection
+from .database import Database
 from .errors import (
     DatabaseError,
     DataError,
@@ -20,6 +21,7 @@ from .errors import (
 from .hooks import CapturedQueries, Hook, StatementInfo
 from .pool import PoolStats
 from .result import Result
+from .routing import RoutedDatabase
 from .row import Row
 from .transaction import Transaction
 from .url import DatabaseURL

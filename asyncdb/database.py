@@ -24,17 +24,18 @@ from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql.elements import ClauseElement
 
 from .backends import Backend, Features, RawConnection, load_backend
-from .compiler import CompiledQuery
+from .connection import Connection
 from .errors import DatabaseError, InterfaceError, OperationalError, QueryTimeout
 from .hooks import CapturedQueries, Hook, StatementInfo, captures
 from .pinning import Holder, Layer
 from .pool import Pool, PooledConnection, PoolStats
 from .result import Result
-from .row import Row, row_class
+from .routing import NO_REPLICA, Replica, RoutedDatabase, route
+from .row import Row, make_row, make_rows
 from .transaction import Transaction
 from .url import DatabaseURL
 
-__all__ = ["Connection", "Database", "RoutedDatabase"]
+__all__ = ["Database"]
 
 logger = logging.getLogger("asyncdb")
 Query = str | ClauseElement
@@ -60,11 +61,6 @@ _DEFAULTS: dict[str, Any] = {
 _ids = count(1)
 #: How long a timed-out statement's cancellation may take before its connection is dropped.
 _CANCEL_GRACE = 5.0
-#: How long a replica that failed is left out before it is tried again.
-_REPLICA_RETRY = 5.0
-#: Where reads go, when a RoutedDatabase (db.using(...)) asks: "primary" or "replica".
-_route: ContextVar[str | None] = ContextVar("asyncdb_route", default=None)
-_NO_REPLICA = object()
 
 
 def _fetch_all(raw: RawConnection, sql: str, args: Sequence[Any]) -> Awaitable[Any]:
@@ -286,7 +282,7 @@ class Database:
         rows, keys = await self._statement(
             "fetch_all", cq.sql, args, _fetch_all, timeout, cq.read_only
         )
-        return _make_rows(cq, rows, keys)
+        return make_rows(cq, rows, keys)
 
     async def fetch_one(
         self, query: Query, values: Values = None, *, timeout: float | None = None
@@ -298,7 +294,7 @@ class Database:
         )
         if not rows:
             return None
-        return _make_row(cq, rows[0], keys)
+        return make_row(cq, rows[0], keys)
 
     async def fetch_val(
         self,
@@ -367,7 +363,7 @@ class Database:
                         chunk = await self._next_chunk(conn, cq.sql, args, stream, timeout)
                         if chunk is None:
                             break
-                        for row in _make_rows(cq, *chunk):
+                        for row in make_rows(cq, *chunk):
                             yield row
                 finally:
                     await self._close_stream(conn, stream)
@@ -385,7 +381,7 @@ class Database:
                     holder.leave()
                 if chunk is None:
                     break
-                for row in _make_rows(cq, *chunk):
+                for row in make_rows(cq, *chunk):
                     yield row
         finally:
             if not holder.broken and not layer.closed:
@@ -491,9 +487,9 @@ class Database:
         if timeout is None:
             timeout = self._timeout
         layer = self._layer_var.get() or self._root_layer
-        if read_only and layer is None and self._replicas and _route.get() != "primary":
+        if read_only and layer is None and self._replicas and route.get() != "primary":
             result = await self._on_replica(operation, sql, args, call, timeout)
-            if result is not _NO_REPLICA:
+            if result is not NO_REPLICA:
                 return result  # type: ignore[return-value]
         if layer is not None:
             holder = layer.holder
@@ -537,7 +533,7 @@ class Database:
     ) -> T | object:
         """Run a read on the next healthy replica; a replica that fails to connect or loses
         its connection is skipped for ``replica_retry_after`` seconds and the read moves on
-        (reads are safe to repeat). Returns ``_NO_REPLICA`` when none could serve it."""
+        (reads are safe to repeat). Returns ``NO_REPLICA`` when none could serve it."""
         now = time.monotonic()
         count = len(self._replicas)
         for step in range(count):
@@ -565,11 +561,11 @@ class Database:
                     task.add_done_callback(_consume)
             self._next_replica = (self._next_replica + step + 1) % count
             return result
-        return _NO_REPLICA
+        return NO_REPLICA
 
     def _read_pool(self) -> Pool:
         """The pool a streamed read uses: the next healthy replica's, else the primary's."""
-        if self._replicas and _route.get() != "primary":
+        if self._replicas and route.get() != "primary":
             now = time.monotonic()
             count = len(self._replicas)
             for step in range(count):
@@ -579,7 +575,7 @@ class Database:
                     return replica.pool
         return self._require_pool()
 
-    def _replica(self, url: str | DatabaseURL, driver_options: dict[str, Any]) -> _Replica:
+    def _replica(self, url: str | DatabaseURL, driver_options: dict[str, Any]) -> Replica:
         parsed = DatabaseURL(url)
         if parsed.backend != self.url.backend:
             raise ValueError(
@@ -596,7 +592,7 @@ class Database:
             database=parsed.database,
             options=options,
         )
-        return _Replica(parsed, backend)
+        return Replica(parsed, backend)
 
     def _new_pool(self, backend: Backend, *, min_size: int) -> Pool:
         s = self._settings
@@ -733,216 +729,6 @@ class Database:
             elif operation.startswith("fetch") and isinstance(result, tuple):
                 info.rowcount = len(result[0])
         return result
-
-
-class _Replica:
-    """A read replica: its URL, backend and (once connected) pool."""
-
-    __slots__ = ("backend", "down_until", "pool", "url")
-
-    def __init__(self, url: DatabaseURL, backend: Backend) -> None:
-        self.url = url
-        self.backend = backend
-        self.pool: Pool | None = None
-        self.down_until = 0.0
-
-    def mark_down(self, now: float) -> None:
-        logger.warning("replica %s is unavailable; retrying it in %.0f s", self.url, _REPLICA_RETRY)
-        self.down_until = now + _REPLICA_RETRY
-
-
-class RoutedDatabase:
-    """``db.using("primary")``: the same database with reads sent where asked."""
-
-    def __init__(self, database: Database, target: str) -> None:
-        self._db = database
-        self._target = target
-
-    async def fetch_all(
-        self, query: Query, values: Values = None, *, timeout: float | None = None
-    ) -> list[Row]:
-        token = _route.set(self._target)
-        try:
-            return await self._db.fetch_all(query, values, timeout=timeout)
-        finally:
-            _route.reset(token)
-
-    async def fetch_one(
-        self, query: Query, values: Values = None, *, timeout: float | None = None
-    ) -> Row | None:
-        token = _route.set(self._target)
-        try:
-            return await self._db.fetch_one(query, values, timeout=timeout)
-        finally:
-            _route.reset(token)
-
-    async def fetch_val(
-        self,
-        query: Query,
-        values: Values = None,
-        column: int | str = 0,
-        *,
-        timeout: float | None = None,
-    ) -> Any:
-        row = await self.fetch_one(query, values, timeout=timeout)
-        return None if row is None else row[column]
-
-    async def iterate(
-        self,
-        query: Query,
-        values: Values = None,
-        *,
-        chunk_size: int = 500,
-        timeout: float | None = None,
-    ) -> AsyncIterator[Row]:
-        token = _route.set(self._target)
-        try:
-            rows = self._db.iterate(query, values, chunk_size=chunk_size, timeout=timeout)
-            first = await anext(rows, None)  # the pool is chosen when iteration starts
-        finally:
-            _route.reset(token)
-        if first is None:
-            return
-        yield first
-        async for row in rows:
-            yield row
-
-    async def execute(
-        self, query: Query, values: Values = None, *, timeout: float | None = None
-    ) -> Result:
-        return await self._db.execute(query, values, timeout=timeout)
-
-    async def execute_many(
-        self,
-        query: Query,
-        values: Sequence[Mapping[str, Any]],
-        *,
-        timeout: float | None = None,
-    ) -> None:
-        await self._db.execute_many(query, values, timeout=timeout)
-
-    def transaction(self, *, isolation: str | None = None, readonly: bool = False) -> Transaction:
-        return self._db.transaction(isolation=isolation, readonly=readonly)
-
-
-class Connection:
-    """``async with db.connection() as conn:`` pins one connection to this task tree.
-
-    Inside an open block (or transaction) it reuses that connection. ``conn.raw_connection`` is
-    the driver's own connection object; the ``fetch_*``/``execute`` methods run on it.
-    """
-
-    def __init__(self, database: Database) -> None:
-        self._db = database
-        self._layer: Layer | None = None
-        self._owned = False
-        self._token: Any = None
-
-    @property
-    def raw_connection(self) -> Any:
-        if self._layer is None or self._layer.closed:
-            raise InterfaceError("the connection block is not open")
-        return self._layer.holder.conn.raw.raw
-
-    async def __aenter__(self) -> Connection:
-        if self._layer is not None:
-            raise InterfaceError("this connection block was already entered; create a new one")
-        db = self._db
-        current = db._current_layer()
-        if current is not None:
-            self._layer = current
-            return self
-        conn = await db._pool_acquire()
-        holder = Holder(conn)
-        layer = Layer(holder, None)
-        holder.active = layer
-        self._layer = layer
-        self._owned = True
-        self._token = db._layer_var.set(layer)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        layer = self._layer
-        if layer is None or not self._owned:
-            return
-        layer.closed = True
-        layer.holder.set_active(None)
-        try:
-            self._db._layer_var.reset(self._token)
-        except ValueError:
-            self._db._layer_var.set(None)
-        self._db._pool_release(layer.holder.conn)
-
-    def transaction(self, *, isolation: str | None = None, readonly: bool = False) -> Transaction:
-        return self._db.transaction(isolation=isolation, readonly=readonly)
-
-    async def fetch_all(self, query: Query, values: Values = None) -> list[Row]:
-        return await self._db.fetch_all(query, values)
-
-    async def fetch_one(self, query: Query, values: Values = None) -> Row | None:
-        return await self._db.fetch_one(query, values)
-
-    async def fetch_val(self, query: Query, values: Values = None, column: int | str = 0) -> Any:
-        return await self._db.fetch_val(query, values, column)
-
-    async def execute(self, query: Query, values: Values = None) -> Result:
-        return await self._db.execute(query, values)
-
-    async def execute_many(self, query: Query, values: Sequence[Mapping[str, Any]]) -> None:
-        await self._db.execute_many(query, values)
-
-    def iterate(
-        self, query: Query, values: Values = None, *, chunk_size: int = 500
-    ) -> AsyncIterator[Row]:
-        return self._db.iterate(query, values, chunk_size=chunk_size)
-
-
-def _row_class_for(
-    cq: CompiledQuery, width: int, keys: tuple[str, ...] | None
-) -> tuple[type[Row], bool]:
-    """The Row class for this result (cached on the compiled query), and whether the compiled
-    result processors apply (only when the compiled columns match the result)."""
-    result_keys = cq.result_keys
-    cls: type[Row] | None = cq.row_cls
-    if result_keys is not None and len(result_keys) == width:
-        if cls is None or cls._keys != result_keys:
-            cls = cq.row_cls = row_class(result_keys)
-        return cls, True
-    names = keys or tuple(f"column_{i}" for i in range(width))
-    if cls is None or cls._keys != names:
-        cls = cq.row_cls = row_class(names)
-    return cls, False
-
-
-def _make_rows(cq: CompiledQuery, rows: list[Any], keys: tuple[str, ...] | None) -> list[Row]:
-    if not rows:
-        return []
-    cls, processed = _row_class_for(cq, len(rows[0]), keys)
-    procs = cq.result_processors if processed else ()
-    if not procs:
-        return list(map(cls, rows))
-    out = []
-    for record in rows:
-        values = list(record)
-        for i, proc in procs:
-            values[i] = proc(values[i])
-        out.append(cls(values))
-    return out
-
-
-def _make_row(cq: CompiledQuery, record: Any, keys: tuple[str, ...] | None) -> Row:
-    cls, processed = _row_class_for(cq, len(record), keys)
-    if not processed or not cq.result_processors:
-        return cls(record)
-    values = list(record)
-    for i, proc in cq.result_processors:
-        values[i] = proc(values[i])
-    return cls(values)
 
 
 def _consume(task: asyncio.Task[None]) -> None:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from operator import itemgetter
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-__all__ = ["Row", "row_class"]
+if TYPE_CHECKING:
+    from .compiler import CompiledQuery
+
+__all__ = ["Row", "make_row", "make_rows", "row_class"]
 
 # Names that stay Row methods even when a column has the same name (use row["name"] for those).
 _RESERVED = frozenset({"keys", "values", "items", "get"})
@@ -106,3 +109,46 @@ def row_class(keys: Sequence[str]) -> type[Row]:
         _classes.clear()
     _classes[key] = cls
     return cls
+
+
+def _row_class_for(
+    cq: CompiledQuery, width: int, keys: tuple[str, ...] | None
+) -> tuple[type[Row], bool]:
+    """The Row class for this result (cached on the compiled query), and whether the compiled
+    result processors apply (only when the compiled columns match the result)."""
+    result_keys = cq.result_keys
+    cls: type[Row] | None = cq.row_cls
+    if result_keys is not None and len(result_keys) == width:
+        if cls is None or cls._keys != result_keys:
+            cls = cq.row_cls = row_class(result_keys)
+        return cls, True
+    names = keys or tuple(f"column_{i}" for i in range(width))
+    if cls is None or cls._keys != names:
+        cls = cq.row_cls = row_class(names)
+    return cls, False
+
+
+def make_rows(cq: CompiledQuery, rows: list[Any], keys: tuple[str, ...] | None) -> list[Row]:
+    if not rows:
+        return []
+    cls, processed = _row_class_for(cq, len(rows[0]), keys)
+    procs = cq.result_processors if processed else ()
+    if not procs:
+        return list(map(cls, rows))
+    out = []
+    for record in rows:
+        values = list(record)
+        for i, proc in procs:
+            values[i] = proc(values[i])
+        out.append(cls(values))
+    return out
+
+
+def make_row(cq: CompiledQuery, record: Any, keys: tuple[str, ...] | None) -> Row:
+    cls, processed = _row_class_for(cq, len(record), keys)
+    if not processed or not cq.result_processors:
+        return cls(record)
+    values = list(record)
+    for i, proc in cq.result_processors:
+        values[i] = proc(values[i])
+    return cls(values)

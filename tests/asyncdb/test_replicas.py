@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-import asyncdb.database
+import asyncdb.routing
 from asyncdb import Database
 
 WHO = "SELECT who FROM adb_whoami"
@@ -82,7 +82,7 @@ async def test_a_replica_that_is_down_is_skipped_then_retried(
         down = f"sqlite:///{tmp_path}/missing-dir/replica.db"
     else:
         down = db.url.render(hide_password=False).replace(f":{db.url.port}/", ":1/")
-    monkeypatch.setattr(asyncdb.database, "_REPLICA_RETRY", 0.0)
+    monkeypatch.setattr(asyncdb.routing, "REPLICA_RETRY", 0.0)
     async with Database(primary, replicas=[down, replica], acquire_timeout=5) as db:
         answers = [await db.fetch_val(WHO) for _ in range(4)]
         assert answers == ["replica"] * 4  # the down one is skipped, never an error

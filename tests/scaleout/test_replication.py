@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-import asyncdb.database
-from asyncdb import Database
+import asyncdb.routing
+from asyncdb import Database, ProgrammingError
 from tests.reliability.servers import PrivatePostgres, require
 
 from .replication import PrivateStandby, replication_pair
@@ -33,10 +33,14 @@ def pair() -> Iterator[tuple[PrivatePostgres, PrivateStandby]]:
 
 
 async def _replicated(db: Database, sql: str, expected: object) -> None:
-    """Wait (bounded) until the replica serves ``expected`` for ``sql``: replication lags."""
+    """Wait (bounded) until the replica serves ``expected`` for ``sql``: replication lags, so
+    the replica may not even have the table yet."""
     for _ in range(200):
-        if await db.fetch_val(sql) == expected:
-            return
+        try:
+            if await db.fetch_val(sql) == expected:
+                return
+        except ProgrammingError:
+            pass  # "relation does not exist" until the CREATE TABLE is replayed
         await asyncio.sleep(0.05)
     raise AssertionError(f"the replica never returned {expected!r} for {sql}")
 
@@ -76,7 +80,7 @@ async def test_a_replica_that_goes_down_is_skipped_and_used_again(
     pair: tuple[PrivatePostgres, PrivateStandby], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     primary, standby = pair
-    monkeypatch.setattr(asyncdb.database, "_REPLICA_RETRY", 0.2)
+    monkeypatch.setattr(asyncdb.routing, "REPLICA_RETRY", 0.2)
     async with Database(primary.url, replicas=[standby.url], acquire_timeout=5) as db:
         assert await db.fetch_val("SELECT pg_is_in_recovery()") is True
         standby.stop()
@@ -112,10 +116,7 @@ async def test_failover_to_a_promoted_standby() -> None:
             assert await db.fetch_val("SELECT inet_server_port()") == primary.port
             # Wait until the row reached the standby, then lose the primary and promote.
             async with Database(standby.url) as check:
-                for _ in range(200):
-                    if await check.fetch_val("SELECT count(*) FROM repl_failover") == 1:
-                        break
-                    await asyncio.sleep(0.05)
+                await _replicated(check, "SELECT count(*) FROM repl_failover", 1)
             primary.stop()
             standby.promote()
             # The pooled connection to the old primary is gone; the next statements go to the
