@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, asynccontextmanager
 from contextvars import ContextVar
 from itertools import count
@@ -470,10 +470,7 @@ class Database:
         if pool is None:
             conn.raw.terminate()
             return
-        task = pool.release(conn)
-        if task is not None:
-            # The rollback finishes even if the caller is cancelled; nothing waits on it here.
-            task.add_done_callback(_consume)
+        _release(pool, conn)
 
     async def _statement(
         self,
@@ -519,9 +516,7 @@ class Database:
                     raise
                 logger.debug("retrying on another connection after: %s", exc)
             finally:
-                task = pool.release(conn)
-                if task is not None:
-                    task.add_done_callback(_consume)
+                _release(pool, conn)
 
     async def _on_replica(
         self,
@@ -532,48 +527,48 @@ class Database:
         timeout: float | None,
     ) -> T | object:
         """Run a read on the next healthy replica; a replica that fails to connect or loses
-        its connection is skipped for ``replica_retry_after`` seconds and the read moves on
+        its connection is left out for ``routing.REPLICA_RETRY`` seconds and the read moves on
         (reads are safe to repeat). Returns ``NO_REPLICA`` when none could serve it."""
-        now = time.monotonic()
-        count = len(self._replicas)
-        for step in range(count):
-            replica = self._replicas[(self._next_replica + step) % count]
+        for replica in self._healthy_replicas():
             pool = replica.pool
-            if pool is None or replica.down_until > now:
-                continue
+            assert pool is not None
             try:
                 conn = pool.acquire_nowait() or await pool.acquire()
             except OperationalError:
-                replica.mark_down(now)
+                replica.mark_down(time.monotonic())
                 continue
             try:
-                result = await self._run_on(
+                return await self._run_on(
                     conn, call(conn.raw, sql, args), sql, operation, args, timeout
                 )
             except DatabaseError as exc:
                 if not exc.connection_lost:
                     raise
-                replica.mark_down(now)
-                continue
+                replica.mark_down(time.monotonic())
             finally:
-                task = pool.release(conn)
-                if task is not None:
-                    task.add_done_callback(_consume)
-            self._next_replica = (self._next_replica + step + 1) % count
-            return result
+                _release(pool, conn)
         return NO_REPLICA
 
     def _read_pool(self) -> Pool:
         """The pool a streamed read uses: the next healthy replica's, else the primary's."""
-        if self._replicas and route.get() != "primary":
-            now = time.monotonic()
-            count = len(self._replicas)
-            for step in range(count):
-                replica = self._replicas[(self._next_replica + step) % count]
-                if replica.pool is not None and replica.down_until <= now:
-                    self._next_replica = (self._next_replica + step + 1) % count
-                    return replica.pool
+        if route.get() != "primary":
+            for replica in self._healthy_replicas():
+                assert replica.pool is not None
+                return replica.pool
         return self._require_pool()
+
+    def _healthy_replicas(self) -> Iterator[Replica]:
+        """Connected replicas not marked down, in turn: each one yielded becomes the last used,
+        so the next read starts after it."""
+        now = time.monotonic()
+        count = len(self._replicas)
+        start = self._next_replica
+        for step in range(count):
+            index = (start + step) % count
+            replica = self._replicas[index]
+            if replica.pool is not None and replica.down_until <= now:
+                self._next_replica = (index + 1) % count
+                yield replica
 
     def _replica(self, url: str | DatabaseURL, driver_options: dict[str, Any]) -> Replica:
         parsed = DatabaseURL(url)
@@ -729,6 +724,13 @@ class Database:
             elif operation.startswith("fetch") and isinstance(result, tuple):
                 info.rowcount = len(result[0])
         return result
+
+
+def _release(pool: Pool, conn: PooledConnection) -> None:
+    task = pool.release(conn)
+    if task is not None:
+        # The rollback finishes even if the caller is cancelled; nothing waits on it here.
+        task.add_done_callback(_consume)
 
 
 def _consume(task: asyncio.Task[None]) -> None:

@@ -15,7 +15,13 @@ from sqlalchemy.engine.interfaces import Dialect
 from ..compiler import QueryCompiler
 from ..errors import DatabaseError
 
-__all__ = ["Backend", "Features", "RawConnection"]
+__all__ = ["SQL_ISOLATION_LEVELS", "Backend", "Features", "RawConnection"]
+
+
+#: The four levels of the SQL standard, as PostgreSQL and MySQL accept them.
+SQL_ISOLATION_LEVELS = frozenset(
+    {"read uncommitted", "read committed", "repeatable read", "serializable"}
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from ..errors import (
     ProgrammingError,
     QueryTimeout,
 )
-from .base import Backend, Features, RawConnection
+from .base import SQL_ISOLATION_LEVELS, Backend, Features, RawConnection
 from .options import parse_ssl
 
 __all__ = ["MySQLBackend", "create_backend"]
@@ -35,9 +35,7 @@ FEATURES = Features(
     backend="mysql",
     supports_returning=False,  # set from the server version on connect (MariaDB >= 10.5)
     supports_for_update=True,
-    isolation_levels=frozenset(
-        {"read uncommitted", "read committed", "repeatable read", "serializable"}
-    ),
+    isolation_levels=SQL_ISOLATION_LEVELS,
     supports_readonly=True,
     transactional_ddl=False,
     streams_inside_transaction=False,

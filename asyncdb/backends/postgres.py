@@ -26,7 +26,7 @@ from ..errors import (
     ProgrammingError,
     QueryTimeout,
 )
-from .base import Backend, Features, RawConnection
+from .base import SQL_ISOLATION_LEVELS, Backend, Features, RawConnection
 from .options import parse_bool, parse_ssl
 
 __all__ = ["PostgresBackend", "create_backend"]
@@ -35,9 +35,7 @@ FEATURES = Features(
     backend="postgresql",
     supports_returning=True,
     supports_for_update=True,
-    isolation_levels=frozenset(
-        {"read uncommitted", "read committed", "repeatable read", "serializable"}
-    ),
+    isolation_levels=SQL_ISOLATION_LEVELS,
     supports_readonly=True,
     transactional_ddl=True,
     streams_inside_transaction=True,
