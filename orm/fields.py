@@ -13,6 +13,8 @@ import enum
 import json
 import uuid
 from collections.abc import Iterable
+from functools import partial
+from operator import is_not
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -60,6 +62,8 @@ __all__ = [
 
 _T = TypeVar("_T")
 _E = TypeVar("_E", bound=enum.Enum)
+_NoneType = type(None)
+_not_none = partial(is_not, None)
 
 
 class _NotProvided:
@@ -187,6 +191,42 @@ class Field(Generic[_T]):
             raise self.fail(f"{value!r} is not one of the choices ({allowed})")
         return value
 
+    def validate_column(self, values: list[Any]) -> list[Any]:
+        """``validate`` applied to every value in order: the same results, the same first error.
+
+        Returns ``values`` itself when every value is valid as it is (nothing to store back).
+        ``bulk_create`` validates a column at a time through this.
+        """
+        if values and self.column_valid_as_is(values):
+            return values
+        validate = self.validate
+        return [validate(value) for value in values]
+
+    def column_valid_as_is(self, values: list[Any]) -> bool:
+        """Whether ``validate`` would accept every one of ``values`` and return it unchanged.
+
+        A cheap check of whole columns for the common cases (C-level passes over the list, no
+        call per value); False means "not sure", and ``validate`` then sees every value.
+        Subclasses answer only while their ``validate``/``coerce`` are the ones it reasons about.
+        """
+        return False
+
+    def _plain(self, owner: type[Field[Any]]) -> bool:
+        """No choices, and ``validate``/``coerce`` are ``owner``'s (not a subclass override)."""
+        cls = type(self)
+        return (
+            self.choices is None and cls.validate is owner.validate and cls.coerce is owner.coerce
+        )
+
+    def _of_type(self, values: list[Any], kind: type) -> list[Any] | None:
+        """``values`` without None when each is exactly a ``kind`` (or None if null is allowed)."""
+        types = set(map(type, values))
+        if types == {kind}:
+            return values
+        if self.null and types <= {kind, _NoneType}:
+            return list(filter(_not_none, values))
+        return None
+
     def validate_lookup(self, value: Any) -> Any:
         """Convert a filter value: the type check of ``validate`` without range/choice checks."""
         if value is None:
@@ -254,6 +294,14 @@ class _IntegerBase(Field[_T]):
         if not self.min_value <= value <= self.max_value:
             raise self.fail(f"{value} is out of range [{self.min_value}, {self.max_value}]")
         return value
+
+    def column_valid_as_is(self, values: list[Any]) -> bool:
+        if not self._plain(_IntegerBase):
+            return False
+        ints = self._of_type(values, int)
+        if ints is None:
+            return False
+        return not ints or (self.min_value <= min(ints) and max(ints) <= self.max_value)
 
 
 class Integer(_IntegerBase[_T]):
@@ -344,6 +392,10 @@ class Float(Field[_T]):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.wrong_type(value)
         return float(value)
+
+    def column_valid_as_is(self, values: list[Any]) -> bool:
+        # float() of an exact float is that float: only ints would be converted.
+        return self._plain(Float) and self._of_type(values, float) is not None
 
     def sa_type(self) -> TypeEngine[Any]:
         return sa.Double()
@@ -440,6 +492,9 @@ class Boolean(Field[_T]):
             raise self.wrong_type(value)
         return value
 
+    def column_valid_as_is(self, values: list[Any]) -> bool:
+        return self._plain(Boolean) and self._of_type(values, bool) is not None
+
     def sa_type(self) -> TypeEngine[Any]:
         return sa.Boolean(create_constraint=False)
 
@@ -490,6 +545,14 @@ class String(Field[_T]):
             raise self.fail(f"{len(value)} characters is longer than max_length={self.max_length}")
         return value
 
+    def column_valid_as_is(self, values: list[Any]) -> bool:
+        if not self._plain(String):
+            return False
+        strings = self._of_type(values, str)
+        if strings is None:
+            return False
+        return max(map(len, strings), default=0) <= self.max_length  # type: ignore[operator]
+
     def sa_type(self) -> TypeEngine[Any]:
         assert self.max_length is not None
         return db_types.string_type(self.max_length)
@@ -515,6 +578,9 @@ class Text(Field[_T]):
         if not isinstance(value, str):
             raise self.wrong_type(value)
         return value
+
+    def column_valid_as_is(self, values: list[Any]) -> bool:
+        return self._plain(Text) and self._of_type(values, str) is not None
 
     def sa_type(self) -> TypeEngine[Any]:
         return db_types.text_type()
@@ -543,6 +609,9 @@ class Binary(Field[_T]):
             return bytes(value)
         raise self.wrong_type(value)
 
+    def column_valid_as_is(self, values: list[Any]) -> bool:
+        return self._plain(Binary) and self._of_type(values, bytes) is not None
+
     def sa_type(self) -> TypeEngine[Any]:
         return sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
 
@@ -568,6 +637,9 @@ class Date(Field[_T]):
         if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
             raise self.wrong_type(value)
         return value
+
+    def column_valid_as_is(self, values: list[Any]) -> bool:
+        return self._plain(Date) and self._of_type(values, dt.date) is not None
 
     def sa_type(self) -> TypeEngine[Any]:
         return sa.Date()
@@ -714,6 +786,9 @@ class UUID(Field[_T]):
             except ValueError:
                 raise self.fail(f"{value!r:.60} is not a valid UUID") from None
         raise self.wrong_type(value)
+
+    def column_valid_as_is(self, values: list[Any]) -> bool:
+        return self._plain(UUID) and self._of_type(values, uuid.UUID) is not None
 
     def sa_type(self) -> TypeEngine[Any]:
         return sa.Uuid(as_uuid=True)

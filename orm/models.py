@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import copy
+import inspect
+import keyword
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Self, dataclass_transform
 
 import sqlalchemy as sa
 
 from orm import persistence
 from orm.exceptions import FieldError, ORMError
-from orm.fields import Field, Integer
+from orm.fields import NOT_PROVIDED, Field, Integer
 from orm.manager import Manager
 from orm.options import Options
 from orm.registry import ModelRegistry
@@ -81,6 +84,8 @@ class ModelMeta(type):
             contribute = getattr(field, "contribute_to_class", None)
             if contribute is not None:
                 contribute(cls)
+        if cls.__init__ is Model.__init__:  # type: ignore[misc]
+            _install_init(cls)  # type: ignore[arg-type]
         return cls
 
 
@@ -238,6 +243,114 @@ class Model(metaclass=ModelMeta):
     def database(cls) -> Database:
         """The ``Database`` this model's registry queries."""
         return cls._meta.registry.get_database()
+
+
+# -- generated __init__ --------------------------------------------------------------------------
+#
+# ``Model.__init__`` loops over the fields and looks each one up in a keyword dict, about a
+# microsecond per object. As ``dataclasses`` does, each concrete model instead gets an
+# ``__init__`` generated from its fields (unless the class defines its own): one keyword-only
+# parameter per accepted name (a field's name, and its attname when that differs), so plain
+# construction is one store per field. It does exactly what ``Model.__init__`` does (defaults,
+# ``set_initial`` of relations, the name or the attname of a field) and hands every other case
+# to ``Model.__init__``, so errors stay the same: an unknown or many-to-many name, both the
+# name and the attname of one field, or a field list that changed since generation (a relation
+# whose target was declared later).
+
+
+class _Absent:
+    def __repr__(self) -> str:
+        return "<not given>"
+
+
+_ABSENT: Any = _Absent()
+
+
+def _install_init(model: type[Model]) -> None:
+    init = _generate_init(model)
+    if init is not None:
+        setattr(model, "__init__", init)  # noqa: B010 - a method generated for this class
+
+
+def _generate_init(model: type[Model]) -> Callable[..., None] | None:
+    """The generated ``__init__`` for ``model``; None when a name cannot be a parameter."""
+    meta = model._meta
+    fields = meta.concrete_fields
+    namespace: dict[str, Any] = {
+        "_ABSENT": _ABSENT,
+        "_meta": meta,
+        "_fields": fields,
+        "_fallback": _init_fallback,
+    }
+    params: list[str] = []
+    conflicts: list[str] = []
+    body: list[str] = []
+    for i, field in enumerate(fields):
+        name, attname = field.name, field.attname
+        names = [name] if name == attname else [name, attname]
+        for param in names:
+            if not param.isidentifier() or keyword.iskeyword(param) or param.startswith("_"):
+                return None
+            if param in params:
+                return None
+        params += names
+        # A data descriptor on the class would intercept an attribute store: use __dict__.
+        static = type(inspect.getattr_static(model, attname, None))
+        if hasattr(static, "__set__") or hasattr(static, "__delete__"):
+            target = f"_self.__dict__[{attname!r}]"
+        else:
+            target = f"_self.{attname}"
+        if type(field).get_default is Field.get_default and field.default is NOT_PROVIDED:
+            default = "None"
+        else:
+            namespace[f"_default{i}"] = field.get_default
+            default = f"_default{i}()"
+        setter = getattr(field, "set_initial", None)
+        if setter is None and name == attname:
+            body.append(f"    {target} = {default} if {name} is _ABSENT else {name}")
+            continue
+        body.append(f"    if {name} is not _ABSENT:")
+        if setter is not None:
+            namespace[f"_set{i}"] = setter
+            body.append(f"        _set{i}(_self, {name})")
+        else:
+            body.append(f"        {target} = {name}")
+        if name != attname:
+            conflicts.append(f"({name} is not _ABSENT and {attname} is not _ABSENT)")
+            body.append(f"    elif {attname} is not _ABSENT:")
+            body.append(f"        {target} = {attname}")
+        body.append("    else:")
+        body.append(f"        {target} = {default}")
+    signature = ", ".join(f"{param}=_ABSENT" for param in params)
+    passed = ", ".join(f"{param}={param}" for param in params)
+    conditions = " or ".join(["_extra", "_meta.concrete_fields is not _fields", *conflicts])
+    source = "\n".join(
+        [
+            f"def __init__(_self, *, {signature}, **_extra):",
+            f"    if {conditions}:",
+            f"        return _fallback(_self, _extra, {passed})",
+            *body,
+        ]
+    )
+    exec(compile(source, f"<orm: {model.__name__}.__init__>", "exec"), namespace)
+    init: Callable[..., None] = namespace["__init__"]
+    init.__qualname__ = f"{model.__qualname__}.__init__"
+    init.__module__ = model.__module__
+    init.__doc__ = f"Set the fields of a new {meta.name} (generated from its fields)."
+    init.__orm_fields__ = fields  # type: ignore[attr-defined]
+    return init
+
+
+def _init_fallback(obj: Model, extra: dict[str, Any], **named: Any) -> None:
+    """What the generated ``__init__`` does not handle: ``Model.__init__`` does it (or raises)."""
+    model = type(obj)
+    current = model.__dict__.get("__init__")
+    generated_for = getattr(current, "__orm_fields__", None)
+    if generated_for is not None and generated_for is not model._meta.concrete_fields:
+        _install_init(model)  # the fields changed: later instances use a fresh __init__
+    values = {name: value for name, value in named.items() if value is not _ABSENT}
+    values.update(extra)
+    Model.__init__(obj, **values)
 
 
 RESERVED_NAMES.update(name for name in dir(Model) if not name.startswith("__"))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from itertools import chain, repeat
+from operator import is_not, itemgetter
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -10,12 +13,13 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from orm.exceptions import FieldError, NoMatch
-from orm.fields import REFERENCE
+from orm.fields import REFERENCE, DateTime, Field
+from orm.relations import ForeignKey
 
 if TYPE_CHECKING:
     from asyncdb import Database
-    from orm.fields import Field
     from orm.models import Model
+    from orm.options import Options
 
 __all__ = ["bulk_insert", "bulk_update", "delete", "insert", "reload", "save", "values_for"]
 
@@ -164,9 +168,11 @@ def _insert_statement(
 # every chunk size, so it is prepared once. Each parameter is bound as
 # ``postgresql.ARRAY(column.type)``, so the column type's bind processing runs on every element
 # exactly as for a single-row INSERT. ``WITH ORDINALITY ... ORDER BY`` makes the rows (and so the
-# serial keys the INSERT draws) follow the objects' order. Columns whose type cannot be carried
-# in an array safely (JSON, arrays, native enums, any type not listed below) use the multi-row
-# VALUES path, as MySQL/MariaDB and SQLite always do.
+# serial keys the INSERT draws) follow the objects' order. The INSERT sits in a CTE whose keys
+# come back as one sorted array (``array_agg(id ORDER BY id)``): one value for the driver to
+# decode instead of a result row per object (about 5 ms of CPU for 10,000 rows). Columns whose
+# type cannot be carried in an array safely (JSON, arrays, native enums, any type not listed
+# below) use the multi-row VALUES path, as MySQL/MariaDB and SQLite always do.
 _UNNEST_TYPES = (
     sa.String,
     sa.Integer,
@@ -219,69 +225,173 @@ def _unnest_statement(
         )
         pk = next(iter(table.primary_key.columns))
         if returning:
-            sql += f" RETURNING {quote(pk.name)}"
+            # The keys come back as one sorted array: one value to decode, not a row per key.
+            key_name = quote(pk.name)
+            sql = (
+                f"WITH orm_inserted AS ({sql} RETURNING {key_name}) SELECT "
+                f"array_agg({key_name} ORDER BY {key_name}) AS orm_keys FROM orm_inserted"
+            )
         binds = [sa.bindparam(f"c{j}", type_=postgresql.ARRAY(types[j])) for j in width]
         statement = sa.text(sql).bindparams(*binds)
         if returning:
-            statement = statement.columns(pk)  # type: ignore[assignment]
+            keys = sa.column("orm_keys", postgresql.ARRAY(pk.type))
+            statement = statement.columns(keys)  # type: ignore[assignment]
     if len(_UNNEST_INSERTS) >= _INSERT_CACHE_SIZE:
         _UNNEST_INSERTS.clear()
     _UNNEST_INSERTS[key] = statement
     return statement
 
 
-async def bulk_insert(
-    model: type[Model], objs: Sequence[Model], database: Database, batch_size: int | None
-) -> None:
-    """Insert ``objs`` in chunks (see the strategies above); auto keys are set on the objects."""
-    meta = model._meta
-    pk = meta.pk
-    groups: dict[tuple[str, ...], list[tuple[Model, dict[str, Any]]]] = {}
+# -- bulk_create: values by column ---------------------------------------------------------------
+#
+# bulk_create validates a column at a time (``Field.validate_column``: a C-level check of the
+# whole column in the common cases instead of a call per value) and hands the columns to the
+# statement as they are: no dict per row. This is the per-object ``values_for`` loop done in
+# another order, so it is only taken when the order cannot show: every object of the model's
+# class, no field missing (deferred) on any object, the key set on all objects or on none, and
+# no ``pre_save`` hook other than the built-in ones that read and write only their own field
+# (``DateTime(auto_now=...)``, ``ForeignKey``). Nothing is stored back until every column has
+# passed; if any check fails or raises, the per-object loop runs from the start and raises the
+# error it always raised (the built-in hooks give the same result when run again).
+_OWN_FIELD_PRE_SAVES = (Field.pre_save, DateTime.pre_save, ForeignKey.pre_save)
+
+
+class _Group:
+    """Objects that insert the same columns, with the values by column (validated)."""
+
+    __slots__ = ("columns", "states", "values")
+
+    def __init__(self, columns: tuple[str, ...], states: list[dict[str, Any]]) -> None:
+        self.columns = columns
+        self.states = states
+        self.values: list[list[Any]] = []
+
+
+def _by_column(meta: Options, model: type[Model], objs: list[Model]) -> _Group | None:
+    """``objs`` validated a column at a time, or None when the per-object loop must run."""
+    if set(map(type, objs)) != {model}:
+        return None
+    states: list[dict[str, Any]] = [obj.__dict__ for obj in objs]
+    pick = [field for field in meta.concrete_fields if field.has_pre_save]
+    if any(type(field).pre_save not in _OWN_FIELD_PRE_SAVES for field in pick):
+        return None
+    columns: list[str] = []
+    given: list[list[Any]] = []
+    values: list[list[Any]] = []
+    try:
+        for field in meta.concrete_fields:
+            attname = field.attname
+            if field.has_pre_save:
+                pre_save = field.pre_save
+                for obj in objs:
+                    pre_save(obj, adding=True)
+            column = list(map(itemgetter(attname), states))  # KeyError: a deferred field
+            if field.primary_key:
+                missing = column.count(None)
+                if missing == len(column) and field.auto_increment:
+                    continue  # auto keys: the database assigns them
+                if missing:
+                    return None  # some keys set, some not: rows differ in columns
+            columns.append(attname)
+            given.append(column)
+            values.append(field.validate_column(column))
+    except Exception:
+        return None
+    for attname, column, validated in zip(columns, given, values, strict=True):
+        if validated is not column and any(map(is_not, validated, column)):
+            for state, value in zip(states, validated, strict=True):
+                state[attname] = value  # the converted value, as save() stores it
+    group = _Group(tuple(columns), states)
+    group.values = values
+    return group
+
+
+def _by_object(meta: Options, objs: Sequence[Model]) -> list[_Group]:
+    """The per-object loop: ``values_for`` each object in turn, grouped by the columns set."""
+    groups: dict[tuple[str, ...], tuple[_Group, list[list[Any]]]] = {}
     for obj in objs:
         if type(obj)._meta is not meta:
             raise TypeError(f"bulk_create() on {meta.name} got a {type(obj).__name__}")
         values = values_for(obj, meta.concrete_fields, adding=True)
-        groups.setdefault(tuple(values), []).append((obj, values))
+        columns = tuple(values)
+        entry = groups.get(columns)
+        if entry is None:
+            entry = groups[columns] = (_Group(columns, []), [])
+        entry[0].states.append(obj.__dict__)
+        entry[1].append(list(values.values()))
+    result = []
+    for group, rows in groups.values():
+        group.values = [list(column) for column in zip(*rows, strict=True)]
+        result.append(group)
+    return result
+
+
+@lru_cache(maxsize=64)
+def _values_param_names(rows: int, width: int) -> tuple[str, ...]:
+    """The bind names of the multi-row VALUES statement, row by row."""
+    return tuple(f"r{i}_{j}" for i in range(rows) for j in range(width))
+
+
+async def bulk_insert(
+    model: type[Model], objs: Sequence[Model], database: Database, batch_size: int | None
+) -> None:
+    """Insert ``objs`` in chunks (see the strategies above); auto keys are set on the objects.
+
+    Every value is validated (and stored back converted) as ``save()`` would, with the same
+    error for the first bad value in object order; ``batch_size`` caps the rows per statement.
+    """
+    meta = model._meta
+    objs = list(objs)
+    if not objs:
+        return
+    group = _by_column(meta, model, objs)
+    groups = [group] if group is not None else _by_object(meta, objs)
+    for group in groups:
+        await _insert_group(meta, group, database, batch_size)
+
+
+async def _insert_group(
+    meta: Options, group: _Group, database: Database, batch_size: int | None
+) -> None:
+    pk_attname = meta.pk.attname
     table = meta.table
+    columns = group.columns
     returning = database.features.supports_returning
-    for columns, group in groups.items():
-        auto_key = pk.attname not in columns
-        unnest = _unnest_statement(database, table, columns, returning and auto_key)
+    auto_key = pk_attname not in columns
+    unnest = _unnest_statement(database, table, columns, returning and auto_key)
+    if unnest is not None:
+        size = batch_size or _UNNEST_MAX_ROWS
+    else:
+        size = _batch_size(database, len(columns), batch_size)
+    total = len(group.states)
+    for start in range(0, total, size):
+        stop = min(start + size, total)
+        chunk = [column[start:stop] for column in group.values]
+        params: dict[str, Any]
         if unnest is not None:
-            size = batch_size or _UNNEST_MAX_ROWS
+            statement = unnest
+            params = {f"c{j}": column for j, column in enumerate(chunk)}
         else:
-            size = _batch_size(database, len(columns), batch_size)
-        for start in range(0, len(group), size):
-            chunk = group[start : start + size]
-            params: dict[str, Any]
-            if unnest is not None:
-                statement = unnest
-                by_column = zip(*[values.values() for _, values in chunk], strict=True)
-                params = {f"c{j}": list(column) for j, column in enumerate(by_column)}
-            else:
-                statement = _insert_statement(
-                    database, table, columns, len(chunk), returning and auto_key
-                )
-                params = {
-                    f"r{i}_{j}": value
-                    for i, (_, values) in enumerate(chunk)
-                    for j, value in enumerate(values.values())
-                }
-            if not auto_key:
-                await database.execute(statement, params)
-                continue
-            if returning:
-                result = await database.fetch_all(statement, params)
-                # Auto keys of one INSERT are assigned in row order (VALUES order, or the
-                # ORDER BY of the unnest path), but RETURNING's row order is not promised:
-                # sort the keys.
-                keys = sorted(row[0] for row in result)
-            else:
-                first = (await database.execute(statement, params)).lastrowid
-                assert first is not None
-                keys = list(range(first, first + len(chunk)))
-            for (obj, _), key in zip(chunk, keys, strict=True):
-                obj.__dict__[pk.attname] = key
+            rows = stop - start
+            statement = _insert_statement(database, table, columns, rows, returning and auto_key)
+            names = _values_param_names(rows, len(columns))
+            params = dict(zip(names, chain.from_iterable(zip(*chunk, strict=True)), strict=True))
+        if not auto_key:
+            await database.execute(statement, params)
+            continue
+        if unnest is not None:
+            keys = await database.fetch_val(statement, params) or []
+        elif returning:
+            result = await database.fetch_all(statement, params)
+            # Auto keys of one INSERT are assigned in row order (VALUES order, or the ORDER BY
+            # of the unnest path), but RETURNING's row order is not promised: sort the keys.
+            keys = sorted(map(tuple.__getitem__, result, repeat(0)))
+        else:
+            first = (await database.execute(statement, params)).lastrowid
+            assert first is not None
+            keys = list(range(first, stop - start + first))
+        for state, key in zip(group.states[start:stop], keys, strict=True):
+            state[pk_attname] = key
 
 
 async def bulk_update(
