@@ -6,10 +6,11 @@ chunk); that only happens for tens of thousands of parent rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
 
 from orm.exceptions import FieldError
 from orm.fields import REFERENCE
@@ -19,6 +20,7 @@ from orm.relations import ForeignKey, ReverseRelation
 if TYPE_CHECKING:
     from asyncdb import Database
     from orm.models import Model
+    from orm.query.compiler import Compiled
     from orm.queryset import QuerySet
 
 __all__ = ["Prefetch", "prefetch_related_objects"]
@@ -26,10 +28,14 @@ __all__ = ["Prefetch", "prefetch_related_objects"]
 # Room left for the parameters of the prefetch queryset's own filters.
 _RESERVED_PARAMS = 100
 
-# Many-to-many prefetch statements (the target query joined to the link table), by (compiled
-# target query, relation, IN-list size): built and compiled once, then only bound.
-_LINKED_CACHE_SIZE = 256
-_LINKED: dict[tuple[Any, ...], sa.Select[Any]] = {}
+# Prefetch statements (the target query with ``key IN (...)``, joined to the link table for
+# many-to-many), by (compiled target query, relation, IN-list size): built and compiled once,
+# then only bound. Cleared when full.
+_KEYED_CACHE_SIZE = 256
+_KEYED: dict[tuple[Any, ...], sa.Select[Any]] = {}
+# Bind names of a padded IN list of each size (powers of two up to IN_BUCKET_LIMIT).
+_BIND_NAMES: dict[int, tuple[str, ...]] = {}
+_EXPANDING = "orm_keys"
 
 
 class Prefetch:
@@ -134,74 +140,164 @@ async def _load(
         for obj in level:
             obj.__dict__[cache_name] = by_key.get(obj.__dict__.get(relation.attname))
         return list(by_key.values())
-    keys = list(dict.fromkeys(obj.pk for obj in level))
+    # Parents by key, the first of several instances with one key winning (as children's way
+    # back); parents sharing a key share one list.
+    parents: dict[Any, Any] = {}
+    for obj in level:
+        parents.setdefault(obj.pk, obj)
+    keys = [key for key in parents if key is not None]  # an unsaved parent has no children
     if isinstance(relation, ReverseRelation):
-        field = relation.field
-        groups: dict[Any, list[Any]] = {}
-        children: list[Any] = []
-        for chunk in _chunks(keys, database):
-            for child in await base.filter(**{f"{field.name}__in": chunk}).all():
-                groups.setdefault(child.__dict__.get(field.attname), []).append(child)
-                children.append(child)
-        for obj in level:
-            related = groups.get(obj.pk, [])
-            for child in related:
-                child.__dict__.setdefault(field.cache_name, obj)  # the way back, no query
-            if relation.multi_valued:
-                obj.__dict__[cache_name] = related
+        groups, children = await _load_reverse(parents, relation, base, keys, database)
+    else:
+        groups, children = await _load_many_to_many(relation, base, keys, database)
+    multi = relation.multi_valued
+    for obj in level:
+        related = groups.get(obj.pk)
+        if related is None:
+            related = []
+        if multi:
+            obj.__dict__[cache_name] = related
+        else:
+            obj.__dict__[cache_name] = related[0] if related else None
+    state = base._state
+    if state.prefetch and children:
+        await prefetch_related_objects(children, state.prefetch, database, state.route)
+    return children
+
+
+def _keyed(
+    compiled: Compiled,
+    relation: Any,
+    bucket: int | None,
+    build: Callable[[sa.Select[Any], ColumnElement[bool]], sa.Select[Any]],
+    column: sa.Column[Any],
+) -> sa.Select[Any]:
+    """The prefetch select: ``compiled``'s statement, ``column IN (keys)``, as ``build`` shapes
+    it; built once per (compiled select, relation, IN-list size) and then only bound, so the
+    SQL text (and the driver's prepared statement) stays the same from call to call."""
+    key = (compiled, relation, bucket)
+    statement = _KEYED.get(key)
+    if statement is None:
+        if bucket is None:
+            keys_in = column.in_(sa.bindparam(_EXPANDING, expanding=True, type_=column.type))
+        else:
+            keys_in = column.in_([sa.bindparam(n, type_=column.type) for n in _names(bucket)])
+        statement = build(compiled.statement, keys_in)
+        if len(_KEYED) >= _KEYED_CACHE_SIZE:
+            _KEYED.clear()
+        _KEYED[key] = statement
+    return statement
+
+
+def _names(bucket: int) -> tuple[str, ...]:
+    names = _BIND_NAMES.get(bucket)
+    if names is None:
+        names = _BIND_NAMES[bucket] = tuple(f"orm_key_{i}" for i in range(bucket))
+    return names
+
+
+def _params(values: dict[str, Any], chunk: list[Any], bucket: int | None) -> dict[str, Any]:
+    """The queryset's own values and the chunk's keys (padded with its last key to ``bucket``,
+    which changes no result)."""
+    params = dict(values)
+    if bucket is None:
+        params[_EXPANDING] = chunk
+    else:
+        padded = [*chunk, *[chunk[-1]] * (bucket - len(chunk))]
+        params.update(zip(_names(bucket), padded, strict=True))
+    return params
+
+
+async def _load_reverse(
+    parents: dict[Any, Any],
+    relation: ReverseRelation,
+    base: QuerySet[Any],
+    keys: list[Any],
+    database: Database,
+) -> tuple[dict[Any, list[Any]], list[Any]]:
+    """Children of a reverse foreign key grouped by parent key, each child's forward cache
+    (``book.author``) set to its parent unless the queryset loaded it already."""
+    field = relation.field
+    column = relation.target_model().table.c[field.attname]
+    compiled, values = base._compile()
+    # The key column is read from the row: where the select has it, or as an extra last
+    # column when the queryset leaves it out (only()/defer()).
+    selected = list(compiled.statement.selected_columns)
+    index = next((i for i, c in enumerate(selected) if c is column), -1)
+
+    def build(statement: sa.Select[Any], keys_in: ColumnElement[bool]) -> sa.Select[Any]:
+        return (statement if index >= 0 else statement.add_columns(column)).where(keys_in)
+
+    cache = field.cache_name
+    groups: dict[Any, list[Any]] = {}
+    children: list[Any] = []
+    reader = base._reader
+    for chunk in _chunks(keys, database):
+        bucket = in_bucket(chunk)
+        statement = _keyed(compiled, relation, bucket, build, column)
+        rows = await reader.fetch_all(statement, _params(values, chunk, bucket))
+        if index >= 0:
+            found = compiled.hydrator.many(rows)
+        else:
+            one = compiled.hydrator.one
+            found = [one(row) for row in rows]
+        children += found
+        for child, key in zip(found, [row[index] for row in rows], strict=True):
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [child]
             else:
-                obj.__dict__[cache_name] = related[0] if related else None
-        return children
-    return await _load_many_to_many(level, relation, base, keys, cache_name, database)
+                group.append(child)
+            state = child.__dict__
+            if cache not in state:  # select_related may have loaded it
+                parent = parents.get(key)
+                if parent is not None:
+                    state[cache] = parent  # the way back, no query
+    return groups, children
 
 
 async def _load_many_to_many(
-    level: list[Any],
     relation: Any,
     base: QuerySet[Any],
     keys: list[Any],
-    cache_name: str,
     database: Database,
-) -> list[Any]:
-    # The target rows joined to the link table, with the link's source key as a last column
-    # (hydration reads the leading columns only).
+) -> tuple[dict[Any, list[Any]], list[Any]]:
+    """Targets linked to the parents, grouped by parent key: the target rows joined to the
+    link table with the link's source key as a last column (hydration reads the leading
+    columns). A target linked to several parents is built once and shared."""
     through = relation.through_model.table
     target_table = relation.target_model().table
     source = through.c[relation.source_field.attname]
     target_key = target_table.c[relation.target_model()._meta.pk.attname]
     compiled, values = base._compile()
+    selected = list(compiled.statement.selected_columns)
+    pk_index = next((i for i, c in enumerate(selected) if c is target_key), None)
+
+    def build(statement: sa.Select[Any], keys_in: ColumnElement[bool]) -> sa.Select[Any]:
+        return (
+            statement.add_columns(source)
+            .join(through, through.c[relation.target_field.attname] == target_key)
+            .where(keys_in)
+        )
+
     groups: dict[Any, list[Any]] = {}
     unique: dict[Any, Any] = {}
+    one = compiled.hydrator.one
+    reader = base._reader
     for chunk in _chunks(keys, database):
         bucket = in_bucket(chunk)
-        key = (compiled, relation, bucket)
-        statement = _LINKED.get(key)
-        if statement is None:
-            if bucket is None:
-                keys_in = source.in_(sa.bindparam("orm_link", expanding=True, type_=source.type))
+        statement = _keyed(compiled, relation, bucket, build, source)
+        for row in await reader.fetch_all(statement, _params(values, chunk, bucket)):
+            if pk_index is None:
+                child = one(row)
+                child = unique.setdefault(child.pk, child)
             else:
-                binds = [sa.bindparam(f"orm_link_{i}", type_=source.type) for i in range(bucket)]
-                keys_in = source.in_(binds)
-            statement = (
-                compiled.statement.add_columns(source)
-                .join(through, through.c[relation.target_field.attname] == target_key)
-                .where(keys_in)
-            )
-            if len(_LINKED) >= _LINKED_CACHE_SIZE:
-                _LINKED.clear()
-            _LINKED[key] = statement
-        if bucket is None:
-            params = {**values, "orm_link": chunk}
-        else:
-            padded = [*chunk, *[chunk[-1]] * (bucket - len(chunk))]
-            params = {**values, **{f"orm_link_{i}": k for i, k in enumerate(padded)}}
-        for row in await base._reader.fetch_all(statement, params):
-            child = compiled.hydrator.one(row)
-            child = unique.setdefault(child.pk, child)
-            groups.setdefault(row[-1], []).append(child)
-    for obj in level:
-        obj.__dict__[cache_name] = groups.get(obj.pk, [])
-    children = list(unique.values())
-    if base._state.prefetch and children:
-        await prefetch_related_objects(children, base._state.prefetch, database)
-    return children
+                child = unique.get(row[pk_index])
+                if child is None:
+                    child = unique[row[pk_index]] = one(row)
+            group = groups.get(row[-1])
+            if group is None:
+                groups[row[-1]] = [child]
+            else:
+                group.append(child)
+    return groups, list(unique.values())
