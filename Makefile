@@ -38,9 +38,12 @@ docs: $(STAMP)
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
 
-# make bench-peers (issue 7): asyncdb orm against raw asyncpg, SQLAlchemy, Tortoise ORM, ormar and
-# encode/databases + orm, each peer in its own virtual environment under .venv-peers/ (they pin
-# conflicting dependencies), made from benchmarks/peers/requirements-<peer>.txt.
+# make bench-peers (issue 7): asyncdb orm against the raw drivers (asyncpg, aiomysql, aiosqlite),
+# SQLAlchemy, Tortoise ORM, ormar and encode/databases + orm on PostgreSQL, MariaDB and SQLite,
+# each peer in its own virtual environment under .venv-peers/ (they pin conflicting
+# dependencies), made from benchmarks/peers/requirements-<peer>.txt. About 30 minutes;
+# PEERS_ARGS=--quick about 10; PEERS_ARGS=--docs also copies the summary into
+# docs/performance.md; see benchmarks/peers/README.md.
 PEERS_VENVS ?= .venv-peers
 PEERS := tortoise ormar encode tools
 PEERS_STAMPS := $(foreach p,$(PEERS),$(PEERS_VENVS)/$(p)/.installed-stamp)

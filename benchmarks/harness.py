@@ -21,12 +21,16 @@ from typing import Literal, TextIO
 
 __all__ = [
     "Contender",
+    "Kind",
     "Measurement",
     "Report",
     "Target",
     "measure",
     "percentile",
 ]
+
+#: What a target's ratio compares: time per operation, or operations/s.
+Kind = Literal["time", "throughput"]
 
 #: A batch: run ``n`` operations; may return per-operation latencies in seconds (gateway).
 Batch = Callable[[int], Awaitable[Sequence[float] | None]]
@@ -144,13 +148,17 @@ class Target:
 
     ``kind="time"``: subject's time per operation at most ``limit`` x the baseline's.
     ``kind="throughput"``: subject's operations/s at least ``limit`` x the baseline's.
+    ``informative``: the same ratio where the goal was not set (another backend, another
+    concurrency): shown and listed in :attr:`Report.infos`, not counted in
+    :attr:`Report.verdicts` nor :attr:`Report.all_met`.
     """
 
     label: str
     subject: str
     baseline: str
     limit: float
-    kind: Literal["time", "throughput"] = "time"
+    kind: Kind = "time"
+    informative: bool = False
 
     def evaluate(self, results: dict[str, Measurement]) -> tuple[float, bool]:
         ratio, _, _ = paired_ratio(results[self.subject], results[self.baseline])
@@ -172,6 +180,8 @@ class Report:
     out: TextIO = sys.stdout
     sections: list[str] = field(default_factory=list)
     verdicts: list[tuple[str, str, float, bool]] = field(default_factory=list)
+    #: The informative targets' results (same shape as ``verdicts``).
+    infos: list[tuple[str, str, float, bool]] = field(default_factory=list)
 
     def add(self, text: str) -> None:
         self.sections.append(text)
@@ -232,8 +242,11 @@ class Report:
             for target in targets:
                 ratio, met = target.evaluate(results)
                 verdict = "**met**" if met else "**MISSED**"
+                if target.informative:
+                    verdict = f"{'met' if met else 'missed'} (information)"
                 lines.append(_row([target.label, target.describe(), f"{ratio:.2f}x", verdict]))
-                self.verdicts.append((target.label, target.describe(), ratio, met))
+                kept = self.infos if target.informative else self.verdicts
+                kept.append((target.label, target.describe(), ratio, met))
         self.add("\n".join(lines) + "\n")
 
     def summary(self) -> str:

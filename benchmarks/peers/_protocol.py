@@ -5,18 +5,20 @@ dependencies), imports this module from its own directory, registers its operati
 :func:`serve`. The parent (``benchmarks/bench_peers.py``) sends one JSON object per line:
 
 * ``{"cmd": "hello"}`` -> ``{"contenders": {workload: {label: column}}, "versions": {...}}``
-* ``{"cmd": "run", "workload": w, "contender": label, "n": n, "concurrency": c, "burst": b}``
-  -> ``{"wall": s, "cpu": s, "latencies": [...] | null}``: the worker times its own batch
-  (``time.perf_counter`` and ``time.process_time`` of this process), so neither the pipe nor
-  the parent's scheduling is in the figures;
+* ``{"cmd": "run", "workload": w, "contender": label, "n": n, "concurrency": c, "burst": b,
+  "timeout": s}`` -> ``{"wall": s, "cpu": s, "latencies": [...] | null}``: the worker times its
+  own batch (``time.perf_counter`` and ``time.process_time`` of this process), so neither the
+  pipe nor the parent's scheduling is in the figures. A batch that raises, or runs longer than
+  ``timeout`` seconds, is cancelled (all its tasks) and answered ``{"error": traceback}``;
 * ``{"cmd": "freeze"}``: after the warm-up, move everything alive to the permanent GC generation
   (as ``benchmarks/harness.py`` does in-process);
 * ``{"cmd": "quit"}``.
 
 An operation is ``async def op(i: int, slot: int) -> None``: the ``i``-th operation of the
 batch, run by task ``slot`` (0 .. concurrency - 1). With ``concurrency`` c the ``n`` operations
-are shared by c tasks, each running its share back to back. A *burst* batch starts all ``n``
-operations at once (the gateway workload) and returns each one's latency.
+are shared by c tasks, each running its share back to back (task ``slot`` runs operations
+``slot``, ``slot + c``, ...). A *burst* batch starts all ``n`` operations at once (the gateway
+workload) and returns each one's latency.
 """
 
 from __future__ import annotations
@@ -67,8 +69,23 @@ def low20(i: int) -> int:
 
 
 def low1000(i: int) -> int:
-    """Lower bound of the i-th 1,000-row filter (and of the i-th 1,000-row update)."""
+    """Lower bound of the i-th 1,000-row filter."""
     return (i % 5) * 2_000
+
+
+def range1000(i: int) -> tuple[int, int]:
+    """``(low, high)``: the i-th 1,000-row update touches ``low < id <= high``.
+
+    Ten disjoint ranges, so with 10 tasks each task updates its own rows (task ``slot`` runs
+    operations ``slot``, ``slot + 10``, ...) and the batch measures the library, not row locks.
+    """
+    low = (i % 10) * 1_000
+    return low, low + 1_000
+
+
+def pages(i: int) -> int:
+    """The constant the i-th update sets ``pages`` to."""
+    return i % 500 + 1
 
 
 def sink_rows(count: int = ITEMS) -> list[tuple[str, int, float]]:
@@ -76,15 +93,25 @@ def sink_rows(count: int = ITEMS) -> list[tuple[str, int, float]]:
     return [(f"new-{i}", i % 1000, i / 3) for i in range(count)]
 
 
-async def _batch(fn: Op, n: int, concurrency: int, burst: bool) -> list[float] | None:
-    if burst:
+#: bulk_create's rows at one task (10,000) and per task at ten tasks (1,000 each).
+BULK = ITEMS
+BULK_C10 = 1_000
 
-        async def timed(i: int) -> float:
+
+async def _batch(fn: Op, n: int, concurrency: int, burst: bool) -> list[float] | None:
+    """Run the batch; the first failing operation cancels the others (a TaskGroup)."""
+    if burst:
+        latencies = [0.0] * n
+
+        async def timed(i: int) -> None:
             t0 = time.perf_counter()
             await fn(i, 0)
-            return time.perf_counter() - t0
+            latencies[i] = time.perf_counter() - t0
 
-        return list(await asyncio.gather(*(timed(i) for i in range(n))))
+        async with asyncio.TaskGroup() as group:
+            for i in range(n):
+                group.create_task(timed(i))
+        return latencies
     if concurrency <= 1:
         for i in range(n):
             await fn(i, 0)
@@ -94,8 +121,17 @@ async def _batch(fn: Op, n: int, concurrency: int, burst: bool) -> list[float] |
         for i in range(slot, n, concurrency):
             await fn(i, slot)
 
-    await asyncio.gather(*(share(slot) for slot in range(concurrency)))
+    async with asyncio.TaskGroup() as group:
+        for slot in range(concurrency):
+            group.create_task(share(slot))
     return None
+
+
+def _describe(exc: BaseException) -> str:
+    """A traceback whose last line names the cause (the first error of an exception group)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return "".join(traceback.format_exception(exc))
 
 
 async def _serve(versions: dict[str, str]) -> None:
@@ -126,7 +162,13 @@ async def _serve(versions: dict[str, str]) -> None:
                 gc.collect()
                 cpu0 = time.process_time()
                 t0 = time.perf_counter()
-                latencies = await _batch(fn, msg["n"], msg.get("concurrency", 1), msg["burst"])
+                batch = _batch(fn, msg["n"], msg.get("concurrency", 1), msg["burst"])
+                try:
+                    latencies = await asyncio.wait_for(batch, msg.get("timeout"))
+                except TimeoutError:
+                    raise TimeoutError(
+                        f"batch of {msg['n']} did not finish within {msg.get('timeout')} s"
+                    ) from None
                 wall = time.perf_counter() - t0
                 cpu = time.process_time() - cpu0
                 reply = {"wall": wall, "cpu": cpu, "latencies": latencies}
@@ -136,8 +178,8 @@ async def _serve(versions: dict[str, str]) -> None:
                 return
             else:
                 reply = {"error": f"unknown command {cmd!r}"}
-        except Exception:
-            reply = {"error": traceback.format_exc()}
+        except Exception as exc:
+            reply = {"error": _describe(exc)}
         out.write(json.dumps(reply) + "\n")
         out.flush()
 

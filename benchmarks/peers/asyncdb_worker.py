@@ -11,7 +11,20 @@ import sys
 from importlib.metadata import version
 from typing import Any
 
-from _protocol import POOL, SLEEP, dsn, key, low20, low1000, op, serve, sink_rows
+from _protocol import (
+    BULK_C10,
+    POOL,
+    SLEEP,
+    dsn,
+    key,
+    low20,
+    low1000,
+    op,
+    pages,
+    range1000,
+    serve,
+    sink_rows,
+)
 
 import orm
 from asyncdb import Database
@@ -65,6 +78,7 @@ _wide.update({f"f{k:02}": orm.Float() for k in range(1, 10)})
 Wide: type[orm.Model] = type("Wide", (orm.Model,), _wide)
 
 ROWS = sink_rows()
+CHUNK = sink_rows(BULK_C10)
 OURS = "asyncdb orm"
 BOOK_FIELDS = ("id", "title", "author_id", "pages", "price", "published")
 
@@ -133,17 +147,20 @@ async def insert(i: int, slot: int) -> None:
     await Sink.objects.create(title=title, pages=pages, price=price)
 
 
-@op("bulk_create", OURS)
-async def bulk_create(i: int, slot: int) -> None:
-    objs = [Sink(title=t, pages=p, price=f) for t, p, f in ROWS]
+async def bulk_create(rows: list[tuple[str, int, float]]) -> None:
+    objs = [Sink(title=t, pages=p, price=f) for t, p, f in rows]
     await Sink.objects.bulk_create(objs)
     assert objs[-1].pk is not None
 
 
+op("bulk_create", OURS)(lambda i, slot: bulk_create(ROWS))
+op("bulk_create_c10", OURS)(lambda i, slot: bulk_create(CHUNK))
+
+
 @op("update", OURS)
 async def update(i: int, slot: int) -> None:
-    low = low1000(i)
-    await Book.objects.filter(id__gt=low, id__lte=low + 1000).update(pages=i % 500 + 1)
+    low, high = range1000(i)
+    await Book.objects.filter(id__gt=low, id__lte=high).update(pages=pages(i))
 
 
 @op("delete", OURS)

@@ -1,9 +1,10 @@
-"""encode/databases and encode/orm (``.venv-peers/encode``): databases 0.5 with SQLAlchemy 1.4
+"""encode/databases and encode/orm (``.venv-peers/encode``): databases 0.6 with SQLAlchemy 1.4
 Core queries, and orm 0.3 (typesystem) on it, pool of ``POOL``.
 
 databases' default per-request pattern: each query acquires the task's connection and releases
-it when done. encode/orm has no prefetch_related, many-to-many, values() or bulk_create, and a
-foreign key's column is the field's own name (so the field is called ``author_id``).
+it when done. encode/orm has no prefetch_related, many-to-many, values() or bulk_create (the
+bulk insert is databases' ``execute_many``, which returns no keys), and a foreign key's column
+is the field's own name (so the field is called ``author_id``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,21 @@ from typing import Any
 
 import databases
 import sqlalchemy as sa
-from _protocol import POOL, SLEEP, backend, dsn, key, low20, low1000, op, serve, sink_rows
+from _protocol import (
+    BULK_C10,
+    POOL,
+    SLEEP,
+    backend,
+    dsn,
+    key,
+    low20,
+    low1000,
+    op,
+    pages,
+    range1000,
+    serve,
+    sink_rows,
+)
 
 import orm  # encode/orm 0.3 (this venv's), not the project's orm
 
@@ -80,6 +95,7 @@ books = Book.table
 sink = Sink.table
 trash = Trash.table
 ROWS = sink_rows()
+CHUNK = sink_rows(BULK_C10)
 
 
 # -- encode/orm ---------------------------------------------------------------------------------
@@ -120,8 +136,8 @@ async def orm_insert(i: int, slot: int) -> None:
 
 @op("update", ENCODE_ORM)
 async def orm_update(i: int, slot: int) -> None:
-    low = low1000(i)
-    await Book.objects.filter(id__gt=low, id__lte=low + 1000).update(pages=i % 500 + 1)
+    low, high = range1000(i)
+    await Book.objects.filter(id__gt=low, id__lte=high).update(pages=pages(i))
 
 
 @op("delete", ENCODE_ORM)
@@ -172,11 +188,21 @@ async def db_insert(i: int, slot: int) -> None:
     await database.execute(sink.insert().values(title=title, pages=pages, price=price))
 
 
+async def db_bulk(rows: list[tuple[str, int, float]]) -> None:
+    await database.execute_many(
+        sink.insert(), [{"title": t, "pages": p, "price": f} for t, p, f in rows]
+    )
+
+
+op("bulk_create", f"{DATABASES} execute_many (no keys)", DATABASES)(lambda i, s: db_bulk(ROWS))
+op("bulk_create_c10", f"{DATABASES} execute_many (no keys)", DATABASES)(lambda i, s: db_bulk(CHUNK))
+
+
 @op("update", DATABASES)
 async def db_update(i: int, slot: int) -> None:
-    low = low1000(i)
-    where = (books.c.id > low) & (books.c.id <= low + 1000)
-    await database.execute(books.update().where(where).values(pages=i % 500 + 1))
+    low, high = range1000(i)
+    where = (books.c.id > low) & (books.c.id <= high)
+    await database.execute(books.update().where(where).values(pages=pages(i)))
 
 
 @op("delete", DATABASES)

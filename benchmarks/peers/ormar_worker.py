@@ -14,7 +14,20 @@ from typing import Any
 
 import ormar
 import sqlalchemy
-from _protocol import POOL, SLEEP, driver_url, key, low20, low1000, op, serve, sink_rows
+from _protocol import (
+    BULK_C10,
+    POOL,
+    SLEEP,
+    driver_url,
+    key,
+    low20,
+    low1000,
+    op,
+    pages,
+    range1000,
+    serve,
+    sink_rows,
+)
 
 ORMAR = "ormar"
 BOOK_FIELDS = ["id", "title", "author", "pages", "price", "published"]
@@ -86,6 +99,7 @@ _wide["__annotations__"] = {name: Any for name in _wide if name != "ormar_config
 Wide: Any = type("Wide", (ormar.Model,), _wide)
 
 ROWS = sink_rows()
+CHUNK = sink_rows(BULK_C10)
 
 
 @op("get", ORMAR)
@@ -154,16 +168,19 @@ async def insert(i: int, slot: int) -> None:
     await Sink.objects.create(title=title, pages=pages, price=price)
 
 
-@op("bulk_create", f"{ORMAR} (no keys)", ORMAR)
-async def bulk_create(i: int, slot: int) -> None:
-    objs = [Sink(title=t, pages=p, price=f) for t, p, f in ROWS]
+async def bulk_create(rows: list[tuple[str, int, float]]) -> None:
+    objs = [Sink(title=t, pages=p, price=f) for t, p, f in rows]
     await Sink.objects.bulk_create(objs)
+
+
+op("bulk_create", f"{ORMAR} (no keys)", ORMAR)(lambda i, slot: bulk_create(ROWS))
+op("bulk_create_c10", f"{ORMAR} (no keys)", ORMAR)(lambda i, slot: bulk_create(CHUNK))
 
 
 @op("update", ORMAR)
 async def update(i: int, slot: int) -> None:
-    low = low1000(i)
-    await Book.objects.filter(id__gt=low, id__lte=low + 1000).update(pages=i % 500 + 1)
+    low, high = range1000(i)
+    await Book.objects.filter(id__gt=low, id__lte=high).update(pages=pages(i))
 
 
 @op("delete", ORMAR)

@@ -13,7 +13,20 @@ import datetime as dt
 import sys
 
 import sqlalchemy as sa
-from _protocol import POOL, SLEEP, driver_url, key, low20, low1000, op, serve, sink_rows
+from _protocol import (
+    BULK_C10,
+    POOL,
+    SLEEP,
+    driver_url,
+    key,
+    low20,
+    low1000,
+    op,
+    pages,
+    range1000,
+    serve,
+    sink_rows,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -104,6 +117,7 @@ books = Book.__table__
 authors = Author.__table__
 sink = Sink.__table__
 ROWS = sink_rows()
+CHUNK = sink_rows(BULK_C10)
 engines: list[AsyncEngine] = []
 Session = async_sessionmaker(expire_on_commit=False)
 
@@ -207,38 +221,42 @@ async def core_insert(i: int, slot: int) -> None:
         (await conn.execute(stmt)).scalar_one()
 
 
-@op("bulk_create", ORM)
-async def orm_bulk(i: int, slot: int) -> None:
+async def orm_bulk(rows: list[tuple[str, int, float]]) -> None:
     async with Session() as s:
-        objs = [Sink(title=t, pages=p, price=f) for t, p, f in ROWS]
+        objs = [Sink(title=t, pages=p, price=f) for t, p, f in rows]
         s.add_all(objs)
         await s.commit()
         assert objs[-1].id is not None
 
 
-@op("bulk_create", CORE)
-async def core_bulk(i: int, slot: int) -> None:
+async def core_bulk(rows: list[tuple[str, int, float]]) -> None:
     async with engine().begin() as conn:
-        values = [{"title": t, "pages": p, "price": f} for t, p, f in ROWS]
+        values = [{"title": t, "pages": p, "price": f} for t, p, f in rows]
         keys = (await conn.execute(sa.insert(sink).returning(sink.c.id), values)).all()
-        assert len(keys) == len(ROWS)
+        assert len(keys) == len(rows)
+
+
+op("bulk_create", ORM)(lambda i, slot: orm_bulk(ROWS))
+op("bulk_create", CORE)(lambda i, slot: core_bulk(ROWS))
+op("bulk_create_c10", ORM)(lambda i, slot: orm_bulk(CHUNK))
+op("bulk_create_c10", CORE)(lambda i, slot: core_bulk(CHUNK))
 
 
 @op("update", ORM)
 async def orm_update(i: int, slot: int) -> None:
-    low = low1000(i)
+    low, high = range1000(i)
     async with Session() as s:
-        where = (Book.id > low) & (Book.id <= low + 1000)
-        await s.execute(sa.update(Book).where(where).values(pages=i % 500 + 1))
+        where = (Book.id > low) & (Book.id <= high)
+        await s.execute(sa.update(Book).where(where).values(pages=pages(i)))
         await s.commit()
 
 
 @op("update", CORE)
 async def core_update(i: int, slot: int) -> None:
-    low = low1000(i)
+    low, high = range1000(i)
     async with engine().begin() as conn:
-        where = (books.c.id > low) & (books.c.id <= low + 1000)
-        await conn.execute(sa.update(books).where(where).values(pages=i % 500 + 1))
+        where = (books.c.id > low) & (books.c.id <= high)
+        await conn.execute(sa.update(books).where(where).values(pages=pages(i)))
 
 
 @op("delete", ORM)

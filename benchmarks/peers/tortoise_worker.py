@@ -11,7 +11,21 @@ import sys
 from importlib.metadata import version
 from typing import Any
 
-from _protocol import POOL, SLEEP, backend, driver_url, key, low20, low1000, op, serve, sink_rows
+from _protocol import (
+    BULK_C10,
+    POOL,
+    SLEEP,
+    backend,
+    driver_url,
+    key,
+    low20,
+    low1000,
+    op,
+    pages,
+    range1000,
+    serve,
+    sink_rows,
+)
 from tortoise import Tortoise, fields
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
@@ -85,6 +99,7 @@ class Wide(Model):
 
 
 ROWS = sink_rows()
+CHUNK = sink_rows(BULK_C10)
 
 
 @op("get", TORTOISE)
@@ -151,16 +166,19 @@ async def insert(i: int, slot: int) -> None:
     await Sink.create(title=title, pages=pages, price=price)
 
 
-@op("bulk_create", f"{TORTOISE} (no keys)", TORTOISE)
-async def bulk_create(i: int, slot: int) -> None:
-    objs = [Sink(title=t, pages=p, price=f) for t, p, f in ROWS]
+async def bulk_create(rows: list[tuple[str, int, float]]) -> None:
+    objs = [Sink(title=t, pages=p, price=f) for t, p, f in rows]
     await Sink.bulk_create(objs)
+
+
+op("bulk_create", f"{TORTOISE} (no keys)", TORTOISE)(lambda i, slot: bulk_create(ROWS))
+op("bulk_create_c10", f"{TORTOISE} (no keys)", TORTOISE)(lambda i, slot: bulk_create(CHUNK))
 
 
 @op("update", TORTOISE)
 async def update(i: int, slot: int) -> None:
-    low = low1000(i)
-    await Book.filter(id__gt=low, id__lte=low + 1000).update(pages=i % 500 + 1)
+    low, high = range1000(i)
+    await Book.filter(id__gt=low, id__lte=high).update(pages=pages(i))
 
 
 @op("delete", TORTOISE)
