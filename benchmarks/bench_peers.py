@@ -71,9 +71,11 @@ ENCODE_ORM = "encode/orm"
 #: Summary columns, in order (a worker's contenders name their column).
 COLUMNS = (OURS, RAW, SA_CORE, SA_ORM, TORTOISE, ORMAR, DATABASES, ENCODE_ORM)
 RAW_DRIVER = {"postgresql": "asyncpg", "mysql": "aiomysql", "sqlite": "aiosqlite"}
-#: Seconds a worker may take over one batch before it is told to give up (and 60 s more before
-#: it is killed): the slowest batch of the suite takes about a second.
+#: Seconds a worker may take over one batch before it cancels the batch and answers an error: the
+#: slowest batch of the suite takes a few seconds.
 BATCH_TIMEOUT = 120.0
+#: Seconds more before a worker that has not answered (its event loop blocked) is killed.
+KILL_GRACE = 60.0
 
 
 @dataclass(frozen=True)
@@ -431,14 +433,15 @@ class Schema:
     async def create(self) -> None:
         if self.backend == "postgresql":
             self._pg = conn = await asyncpg.connect(self.url)
-            self.server = f"PostgreSQL {await conn.fetchval('SHOW server_version')}"
+            version = str(await conn.fetchval("SHOW server_version")).split()[0]
+            self.server = f"PostgreSQL {version} (local)"
             await create_schema(conn)
             return
         self._db = db = Database(self.url, min_size=1, max_size=1)
         await db.connect()
         if self.backend == "mysql":
             version = await db.fetch_val("SELECT version()")
-            self.server = f"MariaDB {str(version).split('-')[0]}"
+            self.server = f"MariaDB {str(version).split('-')[0]} (local)"
         else:
             self.server = f"SQLite {sqlite3.sqlite_version} (a file in WAL mode)"
         await self._drop_portable(db)
@@ -609,7 +612,7 @@ async def measure(
             await before(n)
         try:
             return await c.worker.ask(
-                wait=BATCH_TIMEOUT + 60,
+                wait=BATCH_TIMEOUT + KILL_GRACE,
                 cmd="run",
                 workload=workload.op,
                 contender=c.label,
@@ -790,7 +793,7 @@ def machine_line(workers: Sequence[Worker], servers: Sequence[str]) -> str:
     return (
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()}-core "
         f"{platform.machine()} {platform.system()} VM, Python {python}; "
-        f"{', '.join(servers) or 'no server'} (local). Versions: {listed}."
+        f"{', '.join(servers) or 'no database'}. Versions: {listed}."
     )
 
 
@@ -857,7 +860,8 @@ def docs_block(machine: str, summary: str, targets: str, rounds: int) -> str:
         "## The latest `make bench-peers` run\n\n"
         "Written by `python -m benchmarks.bench_peers --docs` (do not edit by hand; the full "
         "report with every table is `benchmarks/results/peers.md`, the chart "
-        f"`benchmarks/results/peers.png`). {machine} {rounds} interleaved rounds a workload.\n\n"
+        f"`benchmarks/results/peers.png`). {machine} {rounds} interleaved rounds a workload "
+        f"(bulk_create and the gateway: {min(rounds, 5)}).\n\n"
         + summary.replace("### ", "#### ")
         + "\n"
         + targets.replace("### ", "#### ")

@@ -181,3 +181,68 @@ def test_docs_splice_appends_the_markers_then_replaces_only_between_them() -> No
     second = bp.splice_docs(edited, "run two\n")
     assert second == edited.replace("run one", "run two")
     assert bp.splice_docs(second, "run two") == second
+
+
+FAULTY_WORKER = """
+import asyncio, sys, time
+sys.path.insert(0, {peers!r})
+from _protocol import op, serve
+
+@op("fine", "fine")
+async def fine(i, slot):
+    await asyncio.sleep(0)
+
+@op("fine", "raises")
+async def raises(i, slot):
+    if slot == 3:
+        raise LookupError("no such book")
+    await asyncio.sleep(0)
+
+@op("fine", "hangs")
+async def hangs(i, slot):
+    await asyncio.sleep(3600)
+
+@op("fine", "blocks")
+async def blocks(i, slot):
+    time.sleep(3600)
+
+async def nothing():
+    pass
+
+serve({{"faulty": "1"}}, nothing, nothing)
+"""
+
+
+def test_a_failing_or_hung_contender_is_left_out_with_its_cause(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = tmp_path / "faulty_worker.py"
+    script.write_text(FAULTY_WORKER.format(peers=str(PEERS)))
+    monkeypatch.setattr(bp, "BATCH_TIMEOUT", 0.5)
+    monkeypatch.setattr(bp, "KILL_GRACE", 1.0)
+    workload = bp.Workload("fine_c10", "fine", "fine", "fine", 20, concurrency=10)
+
+    async def check() -> None:
+        peer = bp.Peer("faulty", Path(bp.sys.executable), str(script))
+        started = [await bp.start_worker(peer, "sqlite:///unused") for _ in range(2)]
+        first, second = started
+        assert isinstance(first, bp.Worker) and isinstance(second, bp.Worker)
+        contenders = [
+            bp.Contender(first, "fine", "fine"),
+            bp.Contender(first, "raises", "raises"),
+            bp.Contender(first, "hangs", "hangs"),
+            bp.Contender(second, "blocks", "blocks"),
+        ]
+        failed: list[str] = []
+        try:
+            results = await bp.measure(workload, contenders, 5, None, failed)
+        finally:
+            await first.close()
+            await second.close()
+        assert list(results) == ["fine"] and len(results["fine"].wall) == 5
+        assert failed[0] == "raises: LookupError: no such book"
+        assert failed[1].startswith("hangs: TimeoutError: batch of 10 did not finish within 0.5")
+        assert failed[2] == "blocks: worker faulty: no answer within 2 s (killed)"
+        assert second.dead is not None and second.process.returncode is not None
+
+    asyncio.run(check())
