@@ -74,6 +74,9 @@ RAW_DRIVER = {"postgresql": "asyncpg", "mysql": "aiomysql", "sqlite": "aiosqlite
 #: Seconds a worker may take over one batch before it cancels the batch and answers an error: the
 #: slowest batch of the suite takes a few seconds.
 BATCH_TIMEOUT = 120.0
+#: Seconds this process's untimed hooks (emptying and refilling tables) wait for a lock a worker
+#: holds before they fail the workload (SQLite: asyncdb's busy timeout, 5 s).
+LOCK_TIMEOUT = 60.0
 #: Seconds more before a worker that has not answered (its event loop blocked) is killed.
 KILL_GRACE = 60.0
 
@@ -432,7 +435,10 @@ class Schema:
 
     async def create(self) -> None:
         if self.backend == "postgresql":
-            self._pg = conn = await asyncpg.connect(self.url)
+            # A lock left by a worker fails the untimed hooks (TRUNCATE) instead of hanging.
+            self._pg = conn = await asyncpg.connect(
+                self.url, server_settings={"lock_timeout": f"{LOCK_TIMEOUT * 1000:.0f}"}
+            )
             version = str(await conn.fetchval("SHOW server_version")).split()[0]
             self.server = f"PostgreSQL {version} (local)"
             await create_schema(conn)
@@ -440,6 +446,8 @@ class Schema:
         self._db = db = Database(self.url, min_size=1, max_size=1)
         await db.connect()
         if self.backend == "mysql":
+            for setting in ("lock_wait_timeout", "innodb_lock_wait_timeout"):
+                await db.execute(f"SET SESSION {setting} = {LOCK_TIMEOUT:.0f}")
             version = await db.fetch_val("SELECT version()")
             self.server = f"MariaDB {str(version).split('-')[0]} (local)"
         else:
@@ -493,6 +501,10 @@ class Schema:
 
 class WorkerFailed(RuntimeError):
     """A worker answered an error, timed out or exited; the message names which and why."""
+
+
+class HookFailed(RuntimeError):
+    """An untimed step between batches (emptying or refilling a table) failed."""
 
 
 @dataclass
@@ -609,7 +621,10 @@ async def measure(
 
     async def batch(c: Contender, n: int) -> dict[str, Any] | None:
         if before is not None:
-            await before(n)
+            try:
+                await before(n)
+            except Exception as exc:
+                raise HookFailed(f"before {c.label}'s batch: {last_line(exc)}") from exc
         try:
             return await c.worker.ask(
                 wait=BATCH_TIMEOUT + KILL_GRACE,
@@ -1019,13 +1034,17 @@ async def run_workload(
         w = quick(w)
     t0 = time.perf_counter()
     failed: list[str] = [f"worker {g}" for g in gone]
-    results = await measure(
-        w,
-        contenders,
-        min(state.rounds, w.rounds or state.rounds),
-        hooks[w.before] if w.before else None,
-        failed,
-    )
+    try:
+        results = await measure(
+            w,
+            contenders,
+            min(state.rounds, w.rounds or state.rounds),
+            hooks[w.before] if w.before else None,
+            failed,
+        )
+    except HookFailed as exc:  # the tables are not as the workload needs them: say so, go on
+        report.add(f"### {title}\n\nNot measured: {exc}.\n")
+        return
     contenders = [c for c in contenders if c.label in results]
     if not contenders:
         report.add(f"### {title}\n\nEvery contender failed: {'; '.join(failed)}.\n")
@@ -1078,7 +1097,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--backend", action="append", choices=BACKENDS, help="only these backends (repeatable)"
     )
-    parser.add_argument("--output", type=Path, help="default benchmarks/results/peers.md")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="the report (default benchmarks/results/peers.md); the chart's .png and .json "
+        "are written beside it",
+    )
     parser.add_argument("--no-chart", action="store_true")
     parser.add_argument(
         "--docs",

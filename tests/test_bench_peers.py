@@ -246,3 +246,16 @@ def test_a_failing_or_hung_contender_is_left_out_with_its_cause(
         assert second.dead is not None and second.process.returncode is not None
 
     asyncio.run(check())
+
+
+def test_a_failing_untimed_hook_stops_the_workload_with_its_cause() -> None:
+    workload = next(w for w in bp.WORKLOADS if w.name == "insert")
+
+    async def locked(n: int) -> None:
+        raise TimeoutError("canceling statement due to lock timeout")
+
+    async def check() -> None:
+        with pytest.raises(bp.HookFailed, match="before asyncdb orm's batch: canceling statement"):
+            await bp.measure(workload, [contender(bp.OURS, bp.OURS)], 5, locked, [])
+
+    asyncio.run(check())
