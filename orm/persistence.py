@@ -328,8 +328,8 @@ def _by_object(meta: Options, objs: Sequence[Model]) -> list[_Group]:
 
 @lru_cache(maxsize=64)
 def _values_param_names(rows: int, width: int) -> tuple[str, ...]:
-    """The bind names of the multi-row VALUES statement, row by row."""
-    return tuple(f"r{i}_{j}" for i in range(rows) for j in range(width))
+    """The bind names of the multi-row VALUES statement, column by column."""
+    return tuple(f"r{i}_{j}" for j in range(width) for i in range(rows))
 
 
 async def bulk_insert(
@@ -375,7 +375,7 @@ async def _insert_group(
             rows = stop - start
             statement = _insert_statement(database, table, columns, rows, returning and auto_key)
             names = _values_param_names(rows, len(columns))
-            params = dict(zip(names, chain.from_iterable(zip(*chunk, strict=True)), strict=True))
+            params = dict(zip(names, chain.from_iterable(chunk), strict=True))
         if not auto_key:
             await database.execute(statement, params)
             continue
