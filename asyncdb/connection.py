@@ -81,6 +81,11 @@ class Connection:
     ) -> list[Row]:
         return await self._db.fetch_all(query, values)
 
+    async def fetch_records(
+        self, query: str | ClauseElement, values: Mapping[str, Any] | None = None
+    ) -> list[Sequence[Any]]:
+        return await self._db.fetch_records(query, values)
+
     async def fetch_one(
         self, query: str | ClauseElement, values: Mapping[str, Any] | None = None
     ) -> Row | None:

@@ -31,7 +31,7 @@ from .pinning import Holder, Layer
 from .pool import Pool, PooledConnection, PoolStats
 from .result import Result
 from .routing import NO_REPLICA, Replica, RoutedDatabase, route
-from .row import Row, make_row, make_rows
+from .row import Row, make_row, make_rows, processed_records
 from .transaction import Transaction
 from .url import DatabaseURL
 
@@ -283,6 +283,19 @@ class Database:
             "fetch_all", cq.sql, args, _fetch_all, timeout, cq.read_only
         )
         return make_rows(cq, rows, keys)
+
+    async def fetch_records(
+        self, query: Query, values: Values = None, *, timeout: float | None = None
+    ) -> list[Sequence[Any]]:
+        """Run ``query`` and return all its rows as the driver's own sequences (asyncpg
+        ``Record`` objects, tuples; lists when a column type converts values), without building a
+        :class:`Row` for each: the values ``fetch_all`` gives, by position only. For code that
+        turns rows into its own objects (the ORM does); access by name needs ``fetch_all``."""
+        cq, args = self._compiler.compile(query, values)
+        rows, _ = await self._statement(
+            "fetch_all", cq.sql, args, _fetch_all, timeout, cq.read_only
+        )
+        return processed_records(cq, rows)
 
     async def fetch_one(
         self, query: Query, values: Values = None, *, timeout: float | None = None

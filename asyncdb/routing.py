@@ -66,6 +66,19 @@ class RoutedDatabase:
         finally:
             route.reset(token)
 
+    async def fetch_records(
+        self,
+        query: str | ClauseElement,
+        values: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> list[Sequence[Any]]:
+        token = route.set(self._target)
+        try:
+            return await self._db.fetch_records(query, values, timeout=timeout)
+        finally:
+            route.reset(token)
+
     async def fetch_one(
         self,
         query: str | ClauseElement,

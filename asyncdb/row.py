@@ -7,14 +7,14 @@ Python-level lookup.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from .compiler import CompiledQuery
 
-__all__ = ["Row", "make_row", "make_rows", "row_class"]
+__all__ = ["Row", "make_row", "make_rows", "processed_records", "row_class"]
 
 # Names that stay Row methods even when a column has the same name (use row["name"] for those).
 _RESERVED = frozenset({"keys", "values", "items", "get"})
@@ -70,9 +70,6 @@ class Row(tuple[Any, ...]):
 
     def _asdict(self) -> dict[str, Any]:
         return dict(zip(self._keys, self, strict=True))
-
-    def __iter__(self) -> Iterator[Any]:
-        return tuple.__iter__(self)
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={v!r}" for k, v in zip(self._keys, self, strict=True))
@@ -141,6 +138,23 @@ def make_rows(cq: CompiledQuery, rows: list[Any], keys: tuple[str, ...] | None) 
         for i, proc in procs:
             values[i] = proc(values[i])
         out.append(cls(values))
+    return out
+
+
+def processed_records(cq: CompiledQuery, rows: list[Any]) -> list[Sequence[Any]]:
+    """The driver's rows as they are (asyncpg ``Record``, tuples), or as lists when the
+    compiled result processors apply: the same values ``make_rows`` gives, without a ``Row``
+    per row."""
+    procs = cq.result_processors
+    result_keys = cq.result_keys
+    if not rows or not procs or result_keys is None or len(result_keys) != len(rows[0]):
+        return rows
+    out: list[Sequence[Any]] = []
+    for record in rows:
+        values = list(record)
+        for i, proc in procs:
+            values[i] = proc(values[i])
+        out.append(values)
     return out
 
 

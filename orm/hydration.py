@@ -20,9 +20,6 @@ if TYPE_CHECKING:
 __all__ = ["Hydrator", "RelatedPlan", "plan_related"]
 
 _new = object.__new__
-# Rows are tuples (asyncdb.Row subclasses tuple): the C-level tuple iterator skips the
-# subclass's Python-level __iter__.
-_iter = tuple.__iter__
 
 
 class RelatedPlan:
@@ -166,7 +163,7 @@ def _generate_dicts(names: list[str], converters: list[Any]) -> Hydrator:
     columns, where ``dict(zip(keys, row))`` took 0.74 µs). Keys are rendered with ``repr``, a
     literal for any string; a row of another width raises ValueError, as ``zip(strict=True)``
     did."""
-    namespace: dict[str, Any] = {"_iter": _iter}
+    namespace: dict[str, Any] = {}
     items = []
     for index, (name, converter) in enumerate(zip(names, converters, strict=True)):
         if converter is None:
@@ -176,12 +173,12 @@ def _generate_dicts(names: list[str], converters: list[Any]) -> Hydrator:
             namespace[f"C{index}"] = expression.convert
             namespace[f"R{index}"] = resolver
             items.append(f"{name!r}: C{index}(v{index}, R{index})")
-    unpack = f"({''.join(f'v{i}, ' for i in range(len(names)))}) = _iter(row)"
+    target = f"({''.join(f'v{i}, ' for i in range(len(names)))})"
     display = "{" + ", ".join(items) + "}"
     source = (
-        f"def one(row):\n    {unpack}\n    return {display}\n"
-        "def many(rows):\n    result = []\n    append = result.append\n    for row in rows:\n"
-        f"        {unpack}\n        append({display})\n    return result\n"
+        f"def one(row):\n    {target} = row\n    return {display}\n"
+        "def many(rows):\n    result = []\n    append = result.append\n"
+        f"    for {target} in rows:\n        append({display})\n    return result\n"
     )
     exec(compile(source, "<orm values hydrator>", "exec"), namespace)
     return Hydrator(namespace["one"], namespace["many"])
@@ -200,14 +197,14 @@ def _generate(
     Names in the generated code are attribute names (Python identifiers, checked when the
     model was defined) rendered with ``repr``; nothing from user input reaches it.
     """
-    namespace: dict[str, Any] = {"_new": _new, "_iter": _iter, "M0": model, "resolver": resolver}
+    namespace: dict[str, Any] = {"_new": _new, "M0": model, "resolver": resolver}
     width = len(names) + sum(len(p.attnames) for p in related) + len(annotations)
     values = [f"v{i}" for i in range(width)]
     # ``many`` gets the rows of this select, so it unpacks exactly their width (0.51 against
     # 0.73 µs a row with a starred target); ``one`` also reads rows with extra columns after
     # these (the many-to-many prefetch appends the link key), so it keeps ``*_rest``.
-    exact = f"({''.join(f'{v}, ' for v in values)}) = _iter(row)"
-    body = [f"({', '.join(values)}, *_rest) = _iter(row)", "o0 = _new(M0)", "d0 = o0.__dict__"]
+    exact = f"({''.join(f'{v}, ' for v in values)})"
+    body = [f"({', '.join(values)}, *_rest) = row", "o0 = _new(M0)", "d0 = o0.__dict__"]
     body += [f"d0[{name!r}] = v{i}" for i, name in enumerate(names)]
     for index, plan in enumerate(related, 1):
         namespace[f"M{index}"] = plan.model
@@ -229,8 +226,8 @@ def _generate(
         body.append(f"d0[{name!r}] = A{index}(v{start + index}, resolver)")
     one_source = "def one(row):\n" + "".join(f"    {line}\n" for line in body) + "    return o0\n"
     many_source = (
-        "def many(rows):\n    result = []\n    append = result.append\n    for row in rows:\n"
-        + f"        {exact}\n"
+        "def many(rows):\n    result = []\n    append = result.append\n"
+        + f"    for {exact} in rows:\n"
         + "".join(f"        {line}\n" for line in body[1:])
         + "        append(o0)\n    return result\n"
     )

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["QuerySet"]
 
 _T = TypeVar("_T")
+_new = object.__new__
 
 # Compiled selects by query shape, shared by all querysets: a query of a known shape costs
 # only binding its values. Cleared when full (shapes are few in a real application).
@@ -69,7 +70,15 @@ class QuerySet(Generic[_T]):
         self._compiled = None
 
     def _clone(self, **changes: Any) -> QuerySet[Any]:
-        return QuerySet(self.model, self._state.replace(**changes))
+        return self._derive(self._state.replace(**changes))
+
+    def _derive(self, state: QueryState) -> QuerySet[Any]:
+        """A queryset of ``state`` (the hot refining methods build their state directly)."""
+        qs: QuerySet[Any] = _new(QuerySet)
+        qs.model = self.model
+        qs._state = state
+        qs._compiled = None
+        return qs
 
     @property
     def database(self) -> Database:
@@ -125,7 +134,9 @@ class QuerySet(Generic[_T]):
 
     def filter(self, *conditions: Q, **lookups: Any) -> QuerySet[_T]:
         """Keep rows matching every condition (``Q`` objects and ``field__lookup=value``)."""
-        return self._clone(where=(*self._state.where, Q(*conditions, **lookups)))
+        state = self._state.copy()
+        state.where = (*state.where, Q(*conditions, **lookups))
+        return self._derive(state)
 
     def exclude(self, *conditions: Q, **lookups: Any) -> QuerySet[_T]:
         """Drop rows matching all the conditions (rows where a compared field is NULL stay)."""
@@ -145,7 +156,9 @@ class QuerySet(Generic[_T]):
                 order.append(term.asc())
             else:
                 raise FieldError(f"order_by() takes field names or expressions, got {term!r}")
-        return self._clone(order=tuple(order))
+        state = self._state.copy()
+        state.order = tuple(order)
+        return self._derive(state)
 
     def limit(self, count: int) -> QuerySet[_T]:
         _check_count("limit", count)
@@ -173,7 +186,10 @@ class QuerySet(Generic[_T]):
             limit = count if limit is None else max(0, min(limit - start, count))
         elif limit is not None:
             limit = max(0, limit - start)
-        return self._clone(offset=offset or None, limit=limit)
+        state = state.copy()
+        state.offset = offset or None
+        state.limit = limit
+        return self._derive(state)
 
     def distinct(self) -> QuerySet[_T]:
         return self._clone(distinct=True)
@@ -245,7 +261,11 @@ class QuerySet(Generic[_T]):
     async def _fetch(self) -> list[_T]:
         """Run the query and return every result."""
         compiled, values = self._compile()
-        rows = await self._reader.fetch_all(compiled.statement, values)
+        reader = self._reader
+        if self._state.mode == "tuples":  # values_list() rows are asyncdb.Row tuples
+            rows: Sequence[Any] = await reader.fetch_all(compiled.statement, values)
+        else:  # the hydrator reads by position: no Row objects needed
+            rows = await reader.fetch_records(compiled.statement, values)
         results = compiled.hydrator.many(rows)
         if self._state.prefetch and results:
             from orm.prefetch import prefetch_related_objects
@@ -284,7 +304,7 @@ class QuerySet(Generic[_T]):
                         for value in binder(raw):
                             values[f"orm_{len(values)}"] = value
                     values["orm_limit"] = 2
-                    rows = await self._reader.fetch_all(compiled.statement, values)
+                    rows = await self._reader.fetch_records(compiled.statement, values)
                     if len(rows) == 1:
                         return compiled.hydrator.one(rows[0])  # type: ignore[no-any-return]
                     where = (Q(**lookups),)

@@ -315,8 +315,36 @@ async def test_types_round_trip_identically(db: Database) -> None:
         assert await db.fetch_val(sa.select(typed.c.id).where(typed.c.u == values["u"])) == 1
         assert await db.fetch_val(sa.select(typed.c.id).where(typed.c.dtz == values["dtz"])) == 1
         assert await db.fetch_val(sa.select(typed.c.id).where(typed.c.e == Mood.sad)) == 1
+        # fetch_records: the same values by position, converted the same way, without Rows.
+        query = sa.select(typed).order_by(typed.c.id)
+        rows = await db.fetch_all(query)
+        records = await db.fetch_records(query)
+        assert not any(isinstance(r, Row) for r in records)
+        assert [list(r) for r in records] == [list(r) for r in rows]
+        for got, expected in zip(records[0], rows[0], strict=True):
+            assert type(got) is type(expected)
+        routed = await db.using("primary").fetch_records(query)
+        assert [list(r) for r in routed] == [list(r) for r in rows]
     finally:
         await drop_tables(db, types_meta)
+
+
+async def test_fetch_records_text_and_empty(tables: Database) -> None:
+    db = tables
+    await db.execute_many(
+        "INSERT INTO adb_items (name, value) VALUES (:name, :value)",
+        [{"name": "a", "value": 1}, {"name": "b", "value": 2}],
+    )
+    records = await db.fetch_records(
+        "SELECT name, value FROM adb_items WHERE value > :v ORDER BY name", {"v": 0}
+    )
+    assert [tuple(r) for r in records] == [("a", 1), ("b", 2)]
+    ((name, value), _) = records  # plain positional unpacking
+    assert (name, value) == ("a", 1)
+    assert await db.fetch_records("SELECT name FROM adb_items WHERE value > 5") == []
+    async with db.connection() as conn:
+        got = await conn.fetch_records(sa.select(items.c.value))
+        assert sorted(tuple(r) for r in got) == [(1,), (2,)]
 
 
 async def test_memory_database_is_shared_across_the_pool() -> None:
@@ -370,3 +398,24 @@ async def test_python_side_column_defaults_apply(db: Database) -> None:
             )
     finally:
         await drop_tables(db, meta)
+
+
+async def test_a_statement_object_reused_binds_its_own_values(tables: Database) -> None:
+    # The compiler remembers a statement object it has compiled; reusing the object, or a new
+    # object of the same shape with other literals, must each bind their own values.
+    db = tables
+    insert = sa.insert(items)
+    await db.execute(insert, {"name": "a", "value": 1})
+    await db.execute(insert, {"name": "b"})  # other keys, same object: value left NULL
+    await db.execute(insert, {"name": "c", "value": 3})
+    rows = await db.fetch_all(sa.select(items.c.name, items.c.value).order_by(items.c.name))
+    assert [tuple(r) for r in rows] == [("a", 1), ("b", None), ("c", 3)]
+    for value, name in ((1, "a"), (3, "c"), (1, "a")):
+        query = sa.select(items.c.name).where(items.c.value == value)  # a literal each time
+        assert await db.fetch_val(query) == name
+        assert await db.fetch_val(query) == name  # the same object again
+    by_param = sa.select(items.c.name).where(items.c.value == sa.bindparam("v"))
+    assert await db.fetch_val(by_param, {"v": 3}) == "c"
+    assert await db.fetch_val(by_param, {"v": 1}) == "a"
+    with pytest.raises(ParameterError):
+        await db.fetch_val(by_param, {"v": 1, "other": 2})
