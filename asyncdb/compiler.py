@@ -98,6 +98,8 @@ class QueryCompiler:
         self._result_hook = result_hook
         self._text_cache: dict[str, CompiledQuery] = {}
         self._core_cache: OrderedDict[Any, CompiledQuery] = OrderedDict()
+        #: id(statement) -> (statement, column keys, compiled, its extracted bind parameters)
+        self._by_object: dict[int, tuple[Any, Any, CompiledQuery, Any]] = {}
 
     # -- compiling -------------------------------------------------------------------------------
 
@@ -175,6 +177,11 @@ class QueryCompiler:
         column_keys: tuple[str, ...] | None = None
         if values and getattr(stmt, "is_dml", False):
             column_keys = tuple(sorted(values))
+        # The same statement object again (prebuilt, as the ORM and careful callers send):
+        # its compiled form without hashing its cache key, a large nested tuple.
+        seen = self._by_object.get(id(stmt))
+        if seen is not None and seen[0] is stmt and seen[1] == column_keys:
+            return self._bind_core(seen[2], values, seen[3])
         gen = getattr(stmt, "_generate_cache_key", None)
         cache_key = gen() if gen is not None else None
         cq: CompiledQuery | None = None
@@ -202,7 +209,13 @@ class QueryCompiler:
             if values:
                 raise ParameterError("this statement (DDL) takes no parameters")
             return cq, []
-        return self._bind_core(cq, values, cache_key.bindparams if cache_key else None)
+        if cache_key is None:
+            return self._bind_core(cq, values, None)
+        if len(self._by_object) >= _CACHE_SIZE:
+            self._by_object.clear()
+        # Holding the statement keeps its id() from being reused while the entry lives.
+        self._by_object[id(stmt)] = (stmt, column_keys, cq, cache_key.bindparams)
+        return self._bind_core(cq, values, cache_key.bindparams)
 
     def _build(self, compiled: Compiled, *, text: bool) -> CompiledQuery:
         names: tuple[str, ...] = tuple(getattr(compiled, "positiontup", None) or ())

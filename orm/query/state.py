@@ -11,6 +11,8 @@ if TYPE_CHECKING:
 
 __all__ = ["QueryState"]
 
+_new = object.__new__
+
 
 class QueryState:
     """The parts of one query. Never mutated once a queryset holds it; ``replace`` copies."""
@@ -55,8 +57,15 @@ class QueryState:
         self.route: str | None = None
 
     def replace(self, **changes: Any) -> QueryState:
-        # Unrolled: this runs for every queryset method call.
-        clone = QueryState.__new__(QueryState)
+        clone = self.copy()
+        for name, value in changes.items():
+            setattr(clone, name, value)
+        return clone
+
+    def copy(self) -> QueryState:
+        """A copy to change before any queryset holds it. Unrolled: this runs for every
+        queryset method call."""
+        clone = _new(QueryState)
         clone.annotations = self.annotations
         clone.database = self.database
         clone.deferred = self.deferred
@@ -73,8 +82,6 @@ class QueryState:
         clone.select_related = self.select_related
         clone.value_names = self.value_names
         clone.where = self.where
-        for name, value in changes.items():
-            setattr(clone, name, value)
         return clone
 
     @property
