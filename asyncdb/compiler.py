@@ -39,6 +39,8 @@ class CompiledQuery:
 
     __slots__ = (
         "expanding",
+        "fixed_values",
+        "given_set",
         "insert_defaults",
         "param_names",
         "param_set",
@@ -62,12 +64,18 @@ class CompiledQuery:
         expanding: bool,
         insert_defaults: tuple[tuple[str, Any], ...],
         read_only: bool = False,
+        fixed_values: dict[str, Any] | None = None,
     ) -> None:
         self.sql = sql
         #: Only reads (a SELECT without FOR UPDATE/SHARE or INTO): may run on a replica.
         self.read_only = read_only
         self.param_names = param_names
         self.param_set = frozenset(param_names)
+        #: Parameters the dialect's compiler added with a value of its own (SQLite's
+        #: ``OFFSET 0`` after a ``LIMIT``): no caller gives them, every execution binds them.
+        self.fixed_values = fixed_values or {}
+        #: The parameters callers give (all of them but the fixed ones).
+        self.given_set = self.param_set.difference(self.fixed_values)
         self.processors = processors
         self.result_keys = result_keys
         self.result_processors = result_processors
@@ -224,6 +232,7 @@ class QueryCompiler:
         result_processors: list[tuple[int, Processor]] = []
         expanding = False
         insert_defaults: list[tuple[str, Any]] = []
+        fixed_values: dict[str, Any] = {}
         if isinstance(compiled, SQLCompiler):
             binds = compiled.binds
             for i, name in enumerate(names):
@@ -236,6 +245,19 @@ class QueryCompiler:
                 if proc is not None:
                     processors.append((i, proc))
             expanding = bool(compiled.post_compile_params or compiled.literal_execute_params)
+            cache_key = getattr(compiled, "cache_key", None)
+            if not text and cache_key is not None:
+                own = {id(bind) for bind in cache_key.bindparams}
+                for name in names:
+                    bind = binds.get(name)
+                    if (
+                        bind is not None
+                        and id(bind) not in own
+                        and not bind.required
+                        and bind.callable is None
+                        and not bind.expanding
+                    ):
+                        fixed_values[name] = bind.value
             columns = compiled._result_columns
             if columns:
                 result_keys = tuple(str(c[0]) for c in columns)  # not quoted_name
@@ -264,6 +286,7 @@ class QueryCompiler:
             expanding=expanding,
             insert_defaults=tuple(insert_defaults),
             read_only=reads and _LOCKS_OR_WRITES.search(sql) is None,
+            fixed_values=fixed_values,
         )
 
     def _result_processor(self, type_: sa.types.TypeEngine[Any]) -> Processor | None:
@@ -320,19 +343,21 @@ class QueryCompiler:
     ) -> tuple[CompiledQuery, list[Any]]:
         compiled = cq.sa_compiled
         assert isinstance(compiled, SQLCompiler)
-        param_set = cq.param_set
+        given = cq.given_set
         if (
             values
-            and param_set
+            and given
             and not cq.expanding
             and not cq.insert_defaults
-            and param_set.issubset(values)
+            and given.issubset(values)
         ):
             # Every parameter is given (a prebuilt statement with bindparam()s, as the ORM
             # sends): given values win over the statement's own in construct_params(), so
             # picking them out directly is the same binding without its cost.
-            if len(values) != len(param_set):
+            if len(values) != len(given):
                 self._reject_unknown_core(cq, compiled, values)
+            if cq.fixed_values:
+                values = {**cq.fixed_values, **values}
             args = [values[name] for name in cq.param_names]
             for i, proc in cq.processors:
                 args[i] = proc(args[i])

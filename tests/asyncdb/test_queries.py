@@ -419,3 +419,23 @@ async def test_a_statement_object_reused_binds_its_own_values(tables: Database) 
     assert await db.fetch_val(by_param, {"v": 1}) == "a"
     with pytest.raises(ParameterError):
         await db.fetch_val(by_param, {"v": 1, "other": 2})
+
+
+async def test_limits_bind_their_own_values(tables: Database) -> None:
+    # SQLite adds "OFFSET ?" with a value of its own after a LIMIT: bound on the fast path
+    # with the caller's values, while each statement's own literals stay its own.
+    db = tables
+    await db.execute_many(sa.insert(items), [{"name": f"n{i}", "value": i} for i in range(5)])
+    by_param = sa.select(items.c.value).order_by(items.c.value).limit(sa.bindparam("n"))
+    for n in (1, 3, 2):
+        assert [r[0] for r in await db.fetch_all(by_param, {"n": n})] == list(range(n))
+    for n in (1, 4, 2):
+        literal = sa.select(items.c.value).order_by(items.c.value).limit(n)
+        assert [r[0] for r in await db.fetch_records(literal)] == list(range(n))
+    paged = (
+        sa.select(items.c.value)
+        .order_by(items.c.value)
+        .limit(sa.bindparam("n"))
+        .offset(sa.bindparam("skip"))
+    )
+    assert [r[0] for r in await db.fetch_all(paged, {"n": 2, "skip": 3})] == [3, 4]
