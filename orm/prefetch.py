@@ -235,7 +235,7 @@ async def _load_reverse(
     for chunk in _chunks(keys, database):
         bucket = in_bucket(chunk)
         statement = _keyed(compiled, relation, bucket, build, column)
-        rows = await reader.fetch_all(statement, _params(values, chunk, bucket))
+        rows = await reader.fetch_records(statement, _params(values, chunk, bucket))
         if index >= 0:
             found = compiled.hydrator.many(rows)
         else:
@@ -287,7 +287,7 @@ async def _load_many_to_many(
     for chunk in _chunks(keys, database):
         bucket = in_bucket(chunk)
         statement = _keyed(compiled, relation, bucket, build, source)
-        for row in await reader.fetch_all(statement, _params(values, chunk, bucket)):
+        for row in await reader.fetch_records(statement, _params(values, chunk, bucket)):
             if pk_index is None:
                 child = one(row)
                 child = unique.setdefault(child.pk, child)
