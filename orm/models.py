@@ -282,7 +282,7 @@ def _generate_init(model: type[Model]) -> Callable[..., None] | None:
         "_fields": fields,
         "_fallback": _init_fallback,
     }
-    params: list[str] = []
+    params: dict[str, str] = {}  # parameter -> its default (an expression)
     conflicts: list[str] = []
     body: list[str] = []
     for i, field in enumerate(fields):
@@ -293,21 +293,29 @@ def _generate_init(model: type[Model]) -> Callable[..., None] | None:
                 return None
             if param in params:
                 return None
-        params += names
+        params.update(dict.fromkeys(names, "_ABSENT"))
         # A data descriptor on the class would intercept an attribute store: use __dict__.
         static = type(inspect.getattr_static(model, attname, None))
         if hasattr(static, "__set__") or hasattr(static, "__delete__"):
             target = f"_self.__dict__[{attname!r}]"
         else:
             target = f"_self.{attname}"
-        if type(field).get_default is Field.get_default and field.default is NOT_PROVIDED:
+        setter = getattr(field, "set_initial", None)
+        plain_default = type(field).get_default is Field.get_default
+        if plain_default and field.default is NOT_PROVIDED:
             default = "None"
+        elif plain_default and not callable(field.default):
+            namespace[f"_default{i}"] = field.default  # what get_default() returns
+            default = f"_default{i}"
         else:
             namespace[f"_default{i}"] = field.get_default
             default = f"_default{i}()"
-        setter = getattr(field, "set_initial", None)
         if setter is None and name == attname:
-            body.append(f"    {target} = {default} if {name} is _ABSENT else {name}")
+            if not default.endswith("()"):  # a constant: the parameter's own default
+                params[name] = default
+                body.append(f"    {target} = {name}")
+            else:
+                body.append(f"    {target} = {default} if {name} is _ABSENT else {name}")
             continue
         body.append(f"    if {name} is not _ABSENT:")
         if setter is not None:
@@ -321,7 +329,7 @@ def _generate_init(model: type[Model]) -> Callable[..., None] | None:
             body.append(f"        {target} = {attname}")
         body.append("    else:")
         body.append(f"        {target} = {default}")
-    signature = ", ".join(f"{param}=_ABSENT" for param in params)
+    signature = ", ".join(f"{param}={default}" for param, default in params.items())
     passed = ", ".join(f"{param}={param}" for param in params)
     conditions = " or ".join(["_extra", "_meta.concrete_fields is not _fields", *conflicts])
     source = "\n".join(
