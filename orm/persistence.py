@@ -387,8 +387,12 @@ async def _insert_group(
             # of the unnest path), but RETURNING's row order is not promised: sort the keys.
             keys = sorted(map(tuple.__getitem__, result, repeat(0)))
         else:
-            first = (await database.execute(statement, params)).lastrowid
-            assert first is not None
+            # lastrowid: the first row's key on MySQL/MariaDB, the last row's on SQLite.
+            lastrowid = (await database.execute(statement, params)).lastrowid
+            assert lastrowid is not None
+            first = lastrowid
+            if database.features.backend == "sqlite":
+                first = lastrowid - (stop - start) + 1
             keys = list(range(first, stop - start + first))
         for state, key in zip(group.states[start:stop], keys, strict=True):
             state[pk_attname] = key

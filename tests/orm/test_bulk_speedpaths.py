@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import inspect
 import uuid
@@ -379,4 +380,23 @@ async def test_keys_follow_objects_in_every_chunk(tables: None, db: Database) ->
     objs = [Piece(title=f"t{i}", pages=i % 100) for i in range(2_500)]
     await Piece.objects.bulk_create(objs, batch_size=1_000)
     rows = await Piece.objects.order_by("id").values_list("id", "title")
+    assert [tuple(r) for r in rows] == [(o.id, o.title) for o in objs]
+
+
+async def test_keys_without_returning(
+    tables: None, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite before 3.35 and MySQL have no RETURNING: the keys come from lastrowid, which is
+    # the first row's key on MySQL/MariaDB and the last row's on SQLite.
+    if db.features.backend == "postgresql":
+        pytest.skip("PostgreSQL always has RETURNING")
+    features = dataclasses.replace(db.features, supports_returning=False)
+    monkeypatch.setattr(db._backend, "features", features, raising=False)
+    assert not db.features.supports_returning
+    await Piece.objects.bulk_create([Piece(title="first")])
+    objs = [Piece(title=f"t{i}") for i in range(250)]
+    await Piece.objects.bulk_create(objs, batch_size=100)
+    rows = (
+        await Piece.objects.filter(title__startswith="t").order_by("id").values_list("id", "title")
+    )
     assert [tuple(r) for r in rows] == [(o.id, o.title) for o in objs]
