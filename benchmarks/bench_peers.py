@@ -950,8 +950,8 @@ async def run(args: argparse.Namespace) -> int:
     summary, data = summaries(state.outcomes)
     targets = verdicts(report)
     report.add("## Summary\n\n" + summary + "\n" + targets)
-    RESULTS.mkdir(exist_ok=True)
     output = args.output or RESULTS / "peers.md"
+    output.parent.mkdir(parents=True, exist_ok=True)
     png = output.with_suffix(".png")
     chart = write_chart(data, png) if not args.no_chart else "no chart"
     report.add(f"({chart}; total {time.perf_counter() - started:.0f} s)\n")

@@ -21,9 +21,12 @@ WIDE_COLUMNS = ", ".join(
     + [f"f{k:02}" for k in range(1, 10)]
 )
 WIDE1000 = f"SELECT {WIDE_COLUMNS} FROM peer_wide WHERE id > $1 ORDER BY id LIMIT 1000"
+#: A LEFT JOIN (the same rows: author_id is NOT NULL), as the ORMs write it: with an inner join
+#: MariaDB 10.11 reads the 1,000 authors first and sorts the 10,000 joined rows in a temporary
+#: table, three times slower than walking the first 500 books by key.
 JOIN = (
     "SELECT b.id, b.title, b.author_id, b.pages, b.price, b.published, a.id, a.name "
-    "FROM peer_books b JOIN peer_authors a ON a.id = b.author_id ORDER BY b.id LIMIT 500"
+    "FROM peer_books b LEFT JOIN peer_authors a ON a.id = b.author_id ORDER BY b.id LIMIT 500"
 )
 AUTHORS = "SELECT id, name FROM peer_authors ORDER BY id LIMIT 100"
 BOOKS100 = f"{BOOK} ORDER BY id LIMIT 100"
