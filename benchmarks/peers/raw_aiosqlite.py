@@ -122,6 +122,11 @@ async def bulk_executemany(slot: int, rows: list[tuple[str, int, float]]) -> Non
 
 async def bulk_returning(slot: int, rows: list[tuple[str, int, float]]) -> None:
     conn, keys = conns[slot], 0
+    if len(rows) <= STATEMENT_ROWS:  # one statement is atomic by itself: one hop
+        sql = multi_row_insert(M, len(rows))
+        keys = len(await conn.execute_fetchall(sql, [v for row in rows for v in row]))
+        assert keys == len(rows)
+        return
     await conn.execute("BEGIN IMMEDIATE")
     try:
         for start in range(0, len(rows), STATEMENT_ROWS):
