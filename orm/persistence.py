@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from itertools import chain, repeat
+from itertools import chain
 from operator import is_not, itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -382,10 +382,10 @@ async def _insert_group(
         if unnest is not None:
             keys = await database.fetch_val(statement, params) or []
         elif returning:
-            result = await database.fetch_all(statement, params)
-            # Auto keys of one INSERT are assigned in row order (VALUES order, or the ORDER BY
-            # of the unnest path), but RETURNING's row order is not promised: sort the keys.
-            keys = sorted(map(tuple.__getitem__, result, repeat(0)))
+            records = await database.fetch_records(statement, params)
+            # Auto keys of one INSERT are assigned in row order (VALUES order), but RETURNING's
+            # row order is not promised: sort the keys.
+            keys = sorted(map(itemgetter(0), records))
         else:
             # lastrowid: the first row's key on MySQL/MariaDB, the last row's on SQLite.
             lastrowid = (await database.execute(statement, params)).lastrowid
