@@ -41,8 +41,8 @@ clean:
 # make bench-peers (issue 7): asyncdb orm against the raw drivers (asyncpg, aiomysql, aiosqlite),
 # SQLAlchemy, Tortoise ORM, ormar and encode/databases + orm on PostgreSQL, MariaDB and SQLite,
 # each peer in its own virtual environment under .venv-peers/ (they pin conflicting
-# dependencies), made from benchmarks/peers/requirements-<peer>.txt. About 30 minutes;
-# PEERS_ARGS=--quick about 10; PEERS_ARGS=--docs also copies the summary into
+# dependencies), made from benchmarks/peers/requirements-<peer>.txt. About 13 minutes on the
+# 2-core VM; PEERS_ARGS=--quick about 8; PEERS_ARGS=--docs also copies the summary into
 # docs/performance.md; see benchmarks/peers/README.md.
 PEERS_VENVS ?= .venv-peers
 PEERS := tortoise ormar encode tools
