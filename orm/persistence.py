@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from orm import prebuilt
 from orm.exceptions import FieldError, NoMatch
 from orm.fields import REFERENCE, DateTime, Field
 from orm.relations import ForeignKey
@@ -54,22 +55,18 @@ async def insert(obj: Model, database: Database | None = None) -> None:
     meta = obj._meta
     db = database or _database(obj)
     values = values_for(obj, meta.concrete_fields, adding=True)
-    pk = meta.pk
-    statement = sa.insert(meta.table).values(values)
-    if pk.attname in values:
-        await db.execute(statement)
+    pk = meta.pk.attname
+    names = tuple(values)
+    if pk in values:
+        await db.execute(prebuilt.insert(meta.table, names, None), prebuilt.params(values))
         return
     if db.features.supports_returning:
-        key = await db.fetch_val(statement.returning(meta.table.c[pk.attname]))
+        statement = prebuilt.insert(meta.table, names, pk)
+        key = await db.fetch_val(statement, prebuilt.params(values))
     else:
-        key = (await db.execute(statement)).lastrowid
-    obj.__dict__[pk.attname] = key
-
-
-def _pk_condition(obj: Model) -> sa.ColumnElement[bool]:
-    meta = obj._meta
-    condition: sa.ColumnElement[bool] = meta.table.c[meta.pk.attname] == obj.pk
-    return condition
+        statement = prebuilt.insert(meta.table, names, None)
+        key = (await db.execute(statement, prebuilt.params(values))).lastrowid
+    obj.__dict__[pk] = key
 
 
 async def save(obj: Model, *, update_fields: Sequence[str] | None = None) -> None:
@@ -86,12 +83,16 @@ async def save(obj: Model, *, update_fields: Sequence[str] | None = None) -> Non
     values = values_for(obj, fields, adding=False)
     values.pop(meta.pk.attname, None)
     db = _database(obj)
+    pk = meta.pk.attname
     if values:
-        result = await db.execute(sa.update(meta.table).where(_pk_condition(obj)).values(values))
-        matched = result.rowcount
+        statement = prebuilt.update_by_key(meta.table, tuple(values), pk)
+        bound = prebuilt.params(values)
+        bound.update(prebuilt.key_param(obj.pk))
+        matched = (await db.execute(statement, bound)).rowcount
     else:
-        statement = sa.select(sa.literal(1)).select_from(meta.table).where(_pk_condition(obj))
-        matched = 1 if await db.fetch_one(statement) is not None else 0
+        probe = prebuilt.select_by_key(meta.table, (), pk)
+        found = await db.fetch_one(probe, prebuilt.key_param(obj.pk))
+        matched = 1 if found is not None else 0
     if matched == 0 and update_fields is None:
         await insert(obj, db)
 
@@ -100,7 +101,8 @@ async def delete(obj: Model) -> None:
     meta = obj._meta
     if obj.pk is None:
         raise FieldError(f"cannot delete unsaved {meta.name} (pk is None)")
-    await _database(obj).execute(sa.delete(meta.table).where(_pk_condition(obj)))
+    statement = prebuilt.delete_by_key(meta.table, meta.pk.attname)
+    await _database(obj).execute(statement, prebuilt.key_param(obj.pk))
     if meta.pk.auto_increment:
         obj.__dict__[meta.pk.attname] = None
 
@@ -109,8 +111,8 @@ async def reload(obj: Model) -> None:
     meta = obj._meta
     if obj.pk is None:
         raise FieldError(f"cannot load unsaved {meta.name} (pk is None)")
-    statement = sa.select(*meta.columns()).where(_pk_condition(obj))
-    row = await _database(obj).fetch_one(statement)
+    statement = prebuilt.select_by_key(meta.table, meta.attnames, meta.pk.attname)
+    row = await _database(obj).fetch_one(statement, prebuilt.key_param(obj.pk))
     if row is None:
         raise NoMatch(f"{meta.name} with {meta.pk.name}={obj.pk!r} no longer exists")
     obj.__dict__.update(zip(meta.attnames, row, strict=True))

@@ -8,7 +8,7 @@ a queryset of a known shape only binds its own values.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Generator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 import sqlalchemy as sa
@@ -17,6 +17,7 @@ from orm import persistence
 from orm.exceptions import FieldError, MultipleMatches, NoMatch, ORMError
 from orm.expressions import Aggregate, Expression, OrderBy, Q
 from orm.query.compiler import (
+    Bound,
     Compiled,
     compile_aggregate,
     compile_count,
@@ -24,6 +25,7 @@ from orm.query.compiler import (
     compile_exists,
     compile_select,
     compile_update,
+    set_params,
     shape_key,
 )
 from orm.query.state import QueryState
@@ -43,6 +45,9 @@ _STATEMENT_CACHE_SIZE = 1024
 _STATEMENTS: dict[Any, Compiled] = {}
 # get(**lookups) on Model.objects: compiled selects by (model, lookup names), for plain values.
 _GETS: dict[tuple[Any, ...], Compiled] = {}
+# count/exists/update/delete statements by (kind, query shape, assigned names).
+_OTHERS: dict[Any, Bound] = {}
+_UNSHAPED = object()  # update() with expressions: never found again (not cacheable anyway)
 
 
 def _plain(key: str, value: Any) -> bool:
@@ -359,11 +364,33 @@ class QuerySet(Generic[_T]):
             await prefetch_related_objects([result], state.prefetch, self.database, state.route)
         return result
 
+    def _shaped(
+        self, kind: str, extra: Any, build: Callable[[], Bound]
+    ) -> tuple[Bound, dict[str, Any]]:
+        """A count/exists/update/delete statement compiled once per query shape (``kind`` and
+        ``extra`` tell the statements apart) and this queryset's values for it."""
+        state = self._state
+        key = shape_key(state)
+        if key is not None:
+            key = (kind, key, extra)
+            cached = _OTHERS.get(key)
+            if cached is not None:
+                return cached, cached.bind(state)
+        fresh = build()
+        if key is not None and fresh.cacheable:
+            if len(_OTHERS) >= _STATEMENT_CACHE_SIZE:
+                _OTHERS.clear()
+            _OTHERS[key] = fresh
+        return fresh, fresh.values
+
     async def count(self) -> int:
-        return int(await self._reader.fetch_val(compile_count(self._state)))
+        bound, values = self._shaped("count", None, lambda: compile_count(self._state))
+        return int(await self._reader.fetch_val(bound.statement, values))
 
     async def exists(self) -> bool:
-        return await self._reader.fetch_one(compile_exists(self._state)) is not None
+        bound, values = self._shaped("exists", None, lambda: compile_exists(self._state))
+        values["orm_limit"] = 1
+        return await self._reader.fetch_one(bound.statement, values) is not None
 
     async def aggregate(self, **aggregates: Aggregate) -> dict[str, Any]:
         """Compute aggregates over the matching rows: ``{"total": 10, ...}``."""
@@ -412,12 +439,21 @@ class QuerySet(Generic[_T]):
             assignments[field.attname] = value
         if not assignments:
             raise FieldError("update() needs at least one field=value")
-        result = await self.database.execute(compile_update(self._state, assignments))
+        plain = not any(isinstance(value, Expression) for value in assignments.values())
+        bound, bind_values = self._shaped(
+            "update",
+            tuple(assignments) if plain else _UNSHAPED,
+            lambda: compile_update(self._state, assignments),
+        )
+        if plain:  # otherwise compiled just now, with these values
+            bind_values.update(set_params(assignments))
+        result = await self.database.execute(bound.statement, bind_values)
         return result.rowcount
 
     async def delete(self) -> int:
         """DELETE matching rows; the number deleted."""
-        result = await self.database.execute(compile_delete(self._state))
+        bound, values = self._shaped("delete", None, lambda: compile_delete(self._state))
+        result = await self.database.execute(bound.statement, values)
         return result.rowcount
 
     async def get_or_create(

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from orm.query.state import QueryState
 
 __all__ = [
+    "Bound",
     "Compiled",
     "compile_aggregate",
     "compile_count",
@@ -32,22 +33,22 @@ __all__ = [
     "compile_select",
     "compile_update",
     "compile_where",
+    "set_params",
     "shape_key",
 ]
 
 
-class Compiled:
-    """A compiled select: the statement, how to bind values to it, how to read its rows.
+class Bound:
+    """A compiled statement and how to bind values to it.
 
     ``values`` are the parameters of the query it was compiled from; ``bind(state)`` gives
     those of another query of the same shape (see ``shape_key``).
     """
 
-    __slots__ = ("binders", "cacheable", "hydrator", "statement", "values")
+    __slots__ = ("binders", "cacheable", "statement", "values")
 
-    def __init__(self, statement: sa.Select[Any], hydrator: Hydrator, params: Params) -> None:
+    def __init__(self, statement: Any, params: Params) -> None:
         self.statement = statement
-        self.hydrator = hydrator
         self.binders = params.binders
         self.values = params.values
         self.cacheable = params.cacheable
@@ -66,6 +67,18 @@ class Compiled:
         if state.offset is not None:
             values["orm_offset"] = state.offset
         return values
+
+
+class Compiled(Bound):
+    """A compiled select: the statement, how to bind values to it, how to read its rows."""
+
+    __slots__ = ("hydrator",)
+
+    statement: sa.Select[Any]
+
+    def __init__(self, statement: sa.Select[Any], hydrator: Hydrator, params: Params) -> None:
+        super().__init__(statement, params)
+        self.hydrator = hydrator
 
 
 def _leaf_values(q: Q) -> list[Any]:
@@ -374,23 +387,28 @@ def _needs_subquery(state: QueryState, resolver: Resolver) -> bool:
     )
 
 
-def compile_count(state: QueryState) -> sa.Select[Any]:
+def compile_count(state: QueryState) -> Bound:
     resolver = Resolver(state.model, state.annotations)
     if _needs_subquery(state, resolver):
         inner = compile_select(state.replace(order=())).statement.subquery()
-        return sa.select(sa.func.count()).select_from(inner)
+        resolver.params.cacheable = False  # the inner select's values are not in these params
+        return Bound(sa.select(sa.func.count()).select_from(inner), resolver.params)
     where, _ = compile_where(state, resolver)
-    return sa.select(sa.func.count()).select_from(resolver.from_clause()).where(*where)
+    statement = sa.select(sa.func.count()).select_from(resolver.from_clause()).where(*where)
+    return Bound(statement, resolver.params)
 
 
-def compile_exists(state: QueryState) -> sa.Select[Any]:
+def compile_exists(state: QueryState) -> Bound:
     resolver = Resolver(state.model, state.annotations)
+    one = sa.bindparam("orm_limit", 1, type_=sa.Integer())
+    resolver.params.values["orm_limit"] = 1
     if _needs_subquery(state, resolver):
         inner = compile_select(state.replace(order=())).statement.subquery()
-        return sa.select(sa.literal(1)).select_from(inner).limit(1)
+        resolver.params.cacheable = False
+        return Bound(sa.select(sa.literal(1)).select_from(inner).limit(one), resolver.params)
     where, _ = compile_where(state, resolver)
     statement = sa.select(sa.literal(1)).select_from(resolver.from_clause()).where(*where)
-    return statement.limit(1)
+    return Bound(statement.limit(one), resolver.params)
 
 
 def compile_aggregate(
@@ -431,8 +449,8 @@ class _SubqueryResolver(Resolver):
         return self.subquery.c[name], field, lookup
 
 
-def _simple_where(state: QueryState) -> tuple[Resolver, list[ColumnElement[bool]]]:
-    resolver = Resolver(state.model)
+def _simple_where(state: QueryState, params: Params) -> tuple[Resolver, list[ColumnElement[bool]]]:
+    resolver = Resolver(state.model, params=params)
     where, having = compile_where(state, resolver)
     if having:
         raise FieldError("update()/delete() cannot filter on aggregate annotations")
@@ -449,21 +467,37 @@ def _simple_where(state: QueryState) -> tuple[Resolver, list[ColumnElement[bool]
     return resolver, where
 
 
-def compile_update(state: QueryState, values: dict[str, Any]) -> sa.Update:
-    """UPDATE ... SET values (field attname → value or Expression) WHERE the filters."""
-    _, where = _simple_where(state)
+def compile_update(state: QueryState, values: dict[str, Any]) -> Bound:
+    """UPDATE ... SET values (field attname → value or Expression) WHERE the filters.
+
+    A plain value is bound as ``orm_set_<attname>`` (in ``values`` of the result), so a later
+    update of the same shape binds its own values (``set_params``)."""
+    params = Params()
+    _, where = _simple_where(state, params)
     table = state.model.table
     assignments: dict[Any, Any] = {}
     for attname, value in values.items():
+        column = table.c[attname]
         if isinstance(value, Expression):
-            resolver = Resolver(state.model)
+            resolver = Resolver(state.model, params=params)
             value = value.resolve(resolver)
+            params.cacheable = False
             if resolver.joins:
                 raise FieldError("update() expressions cannot follow relations")
-        assignments[table.c[attname]] = value
-    return sa.update(table).where(*where).values(assignments)
+        else:
+            name = f"orm_set_{attname}"
+            params.values[name] = value
+            value = sa.bindparam(name, type_=column.type)
+        assignments[column] = value
+    return Bound(sa.update(table).where(*where).values(assignments), params)
 
 
-def compile_delete(state: QueryState) -> sa.Delete:
-    _, where = _simple_where(state)
-    return sa.delete(state.model.table).where(*where)
+def set_params(values: dict[str, Any]) -> dict[str, Any]:
+    """The bind values of ``compile_update``'s plain assignments."""
+    return {f"orm_set_{attname}": value for attname, value in values.items()}
+
+
+def compile_delete(state: QueryState) -> Bound:
+    params = Params()
+    _, where = _simple_where(state, params)
+    return Bound(sa.delete(state.model.table).where(*where), params)
