@@ -347,21 +347,25 @@ class QueryCompiler:
         if (
             values
             and given
+            and len(values) >= len(given)
             and not cq.expanding
             and not cq.insert_defaults
-            and given.issubset(values)
         ):
-            # Every parameter is given (a prebuilt statement with bindparam()s, as the ORM
-            # sends): given values win over the statement's own in construct_params(), so
-            # picking them out directly is the same binding without its cost.
-            if len(values) != len(given):
-                self._reject_unknown_core(cq, compiled, values)
-            if cq.fixed_values:
-                values = {**cq.fixed_values, **values}
-            args = [values[name] for name in cq.param_names]
-            for i, proc in cq.processors:
-                args[i] = proc(args[i])
-            return cq, args
+            # Every parameter given (a prebuilt statement with bindparam()s, as the ORM sends)?
+            # Given values win over the statement's own in construct_params(), so picking them
+            # out directly is the same binding without its cost; a missing one (KeyError)
+            # takes the general path below.
+            merged = {**cq.fixed_values, **values} if cq.fixed_values else values
+            try:
+                args = [merged[name] for name in cq.param_names]
+            except KeyError:
+                pass
+            else:
+                if len(values) != len(given):
+                    self._reject_unknown_core(cq, compiled, values)
+                for i, proc in cq.processors:
+                    args[i] = proc(args[i])
+                return cq, args
         if values:
             self._reject_unknown_core(cq, compiled, values)
         try:
