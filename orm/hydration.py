@@ -6,6 +6,7 @@ runs per row. ``select_related`` objects come from the same row, by column posit
 
 from __future__ import annotations
 
+import keyword
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -184,6 +185,20 @@ def _generate_dicts(names: list[str], converters: list[Any]) -> Hydrator:
     return Hydrator(namespace["one"], namespace["many"])
 
 
+def _plain_attribute(model: type[Model], name: str) -> bool:
+    """``obj.name = v`` stores into the instance like ``obj.__dict__[name] = v`` does: an
+    identifier whose class attribute, if any, is not a data descriptor."""
+    if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("__"):
+        return False
+    if model.__setattr__ is not object.__setattr__:
+        return False
+    for klass in model.__mro__:
+        if name in klass.__dict__:
+            kind = type(klass.__dict__[name])
+            return not (hasattr(kind, "__set__") or hasattr(kind, "__delete__"))
+    return True
+
+
 def _generate(
     model: type[Model],
     names: tuple[str, ...],
@@ -204,8 +219,16 @@ def _generate(
     # 0.73 µs a row with a starred target); ``one`` also reads rows with extra columns after
     # these (the many-to-many prefetch appends the link key), so it keeps ``*_rest``.
     exact = f"({''.join(f'{v}, ' for v in values)})"
-    body = [f"({', '.join(values)}, *_rest) = row", "o0 = _new(M0)", "d0 = o0.__dict__"]
-    body += [f"d0[{name!r}] = v{i}" for i, name in enumerate(names)]
+    body = [f"({', '.join(values)}, *_rest) = row", "o0 = _new(M0)"]
+    if all(_plain_attribute(model, name) for name in names):
+        # Attribute stores keep the instance's values inline (no dict until one is asked
+        # for): 15% faster than dict stores, and smaller.
+        body += [f"o0.{name} = v{i}" for i, name in enumerate(names)]
+        if annotations:
+            body.append("d0 = o0.__dict__")
+    else:
+        body.append("d0 = o0.__dict__")
+        body += [f"d0[{name!r}] = v{i}" for i, name in enumerate(names)]
     for index, plan in enumerate(related, 1):
         namespace[f"M{index}"] = plan.model
         parent, cache = f"o{plan.parent}", repr(plan.cache_name)
