@@ -168,6 +168,11 @@ class Database:
         )
         self._hooks: list[Hook] = []
         self._connect_lock = asyncio.Lock()
+        #: SQLite allows one writer at a time. This Database's writers (a write statement
+        #: outside a transaction, a write transaction) queue here in order, bounded by
+        #: ``acquire_timeout``, instead of polling the file lock in SQLite's busy handler, which
+        #: sleeps in millisecond steps. ``busy_timeout`` still bounds waits for other processes.
+        self._write_gate: asyncio.Lock | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -211,6 +216,8 @@ class Database:
                 await self._backend.dispose()
                 raise
             self._pool = pool
+            if self.features.backend == "sqlite":
+                self._write_gate = asyncio.Lock()
             for replica in self._replicas:
                 # Replicas connect lazily: one that is down must not stop the application.
                 await replica.backend.prepare()
@@ -247,6 +254,7 @@ class Database:
                 root.holder.set_active(None)
                 pool.release(conn)
             self._pool = None
+            self._write_gate = None
             await pool.close()
             await self._backend.dispose()
             for replica in self._replicas:
@@ -493,6 +501,8 @@ class Database:
         call: Callable[[RawConnection, str, Any], Awaitable[T]],
         timeout: float | None = None,
         read_only: bool = False,
+        *,
+        gate_held: bool = False,
     ) -> T:
         if timeout is None:
             timeout = self._timeout
@@ -501,6 +511,19 @@ class Database:
             result = await self._on_replica(operation, sql, args, call, timeout)
             if result is not NO_REPLICA:
                 return result  # type: ignore[return-value]
+        if (
+            not read_only
+            and self._write_gate is not None
+            and not gate_held
+            and (layer is None or not layer.holder.conn.raw.in_transaction())
+        ):
+            gate = await self._enter_write_gate()
+            try:
+                return await self._statement(
+                    operation, sql, args, call, timeout, read_only, gate_held=True
+                )
+            finally:
+                gate.release()
         if layer is not None:
             holder = layer.holder
             if not holder.try_enter(layer):
@@ -530,6 +553,21 @@ class Database:
                 logger.debug("retrying on another connection after: %s", exc)
             finally:
                 _release(pool, conn)
+
+    async def _enter_write_gate(self) -> asyncio.Lock:
+        """Wait for this Database's SQLite write turn (see ``_write_gate``)."""
+        gate = self._write_gate
+        assert gate is not None
+        limit = self._settings["acquire_timeout"]
+        try:
+            async with asyncio.timeout(limit):
+                await gate.acquire()
+        except TimeoutError:
+            raise OperationalError(
+                f"database is locked: no write turn within acquire_timeout={limit}s (another "
+                "task of this process holds a write transaction)"
+            ) from None
+        return gate
 
     async def _on_replica(
         self,

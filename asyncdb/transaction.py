@@ -10,6 +10,7 @@ raise :class:`InterfaceError` saying what to do instead.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -49,6 +50,8 @@ class Transaction:
         self._readonly = readonly
         self._state = NEW
         self._layer: Layer | None = None
+        #: The SQLite write turn this transaction holds until it ends (``Database._write_gate``).
+        self._gate: asyncio.Lock | None = None
         self._token: Token[Layer | None] | None = None
 
     @property
@@ -111,7 +114,15 @@ class Transaction:
             )
         parent = db._current_layer()
         if parent is None:
-            conn = await db._pool_acquire()
+            gate = (
+                None if self._readonly or db._write_gate is None else await db._enter_write_gate()
+            )
+            try:
+                conn = await db._pool_acquire()
+            except BaseException:
+                if gate is not None:
+                    gate.release()
+                raise
             holder = Holder(conn)
             layer = Layer(holder, None)
             holder.active = layer
@@ -122,8 +133,11 @@ class Transaction:
                 holder.busy = False
                 layer.closed = True
                 db._pool_release(conn)
+                if gate is not None:
+                    gate.release()
                 raise
             holder.busy = False
+            self._gate = gate
         else:
             # Inside a transaction: a savepoint. Inside a bare connection() block: a real BEGIN
             # on the pinned connection.
@@ -141,8 +155,17 @@ class Transaction:
                     await db._run_on(conn, conn.raw.savepoint(name), "SAVEPOINT")
                     layer = Layer(holder, parent, savepoint=name)
                 else:
-                    begin = conn.raw.begin(self._isolation, self._readonly)
-                    await db._run_on(conn, begin, "BEGIN")
+                    gate = None
+                    if not self._readonly and db._write_gate is not None:
+                        gate = await db._enter_write_gate()
+                    try:
+                        begin = conn.raw.begin(self._isolation, self._readonly)
+                        await db._run_on(conn, begin, "BEGIN")
+                    except BaseException:
+                        if gate is not None:
+                            gate.release()
+                        raise
+                    self._gate = gate
                     layer = Layer(holder, parent)
                 holder.active = layer
             finally:
@@ -204,9 +227,13 @@ class Transaction:
             self._end(layer, ok=False)
 
     def _end(self, layer: Layer, *, ok: bool) -> None:
-        """Close the layer, restore the task's pin, and release the slot/connection."""
+        """Close the layer, restore the task's pin, and release the slot/connection (and the
+        SQLite write turn)."""
         holder = layer.holder
         layer.closed = True
+        gate, self._gate = self._gate, None
+        if gate is not None:
+            gate.release()
         if holder.busy and holder.active is layer:
             holder.leave()
         holder.set_active(layer.parent)
