@@ -517,13 +517,14 @@ class Database:
             and not gate_held
             and (layer is None or not layer.holder.conn.raw.in_transaction())
         ):
-            gate = await self._enter_write_gate()
+            gate = await self._write_turn()
             try:
                 return await self._statement(
                     operation, sql, args, call, timeout, read_only, gate_held=True
                 )
             finally:
-                gate.release()
+                if gate is not None:
+                    gate.release()
         if layer is not None:
             holder = layer.holder
             if not holder.try_enter(layer):
@@ -554,10 +555,12 @@ class Database:
             finally:
                 _release(pool, conn)
 
-    async def _enter_write_gate(self) -> asyncio.Lock:
-        """Wait for this Database's SQLite write turn (see ``_write_gate``)."""
+    async def _write_turn(self) -> asyncio.Lock | None:
+        """Wait for this Database's SQLite write turn (see ``_write_gate``) and return the lock
+        to release; None on the other backends."""
         gate = self._write_gate
-        assert gate is not None
+        if gate is None:
+            return None
         limit = self._settings["acquire_timeout"]
         try:
             async with asyncio.timeout(limit):

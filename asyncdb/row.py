@@ -132,13 +132,7 @@ def make_rows(cq: CompiledQuery, rows: list[Any], keys: tuple[str, ...] | None) 
     procs = cq.result_processors if processed else ()
     if not procs:
         return list(map(cls, rows))
-    out = []
-    for record in rows:
-        values = list(record)
-        for i, proc in procs:
-            values[i] = proc(values[i])
-        out.append(cls(values))
-    return out
+    return [cls(_processed(record, procs)) for record in rows]
 
 
 def processed_records(cq: CompiledQuery, rows: list[Any]) -> list[Sequence[Any]]:
@@ -149,20 +143,19 @@ def processed_records(cq: CompiledQuery, rows: list[Any]) -> list[Sequence[Any]]
     result_keys = cq.result_keys
     if not rows or not procs or result_keys is None or len(result_keys) != len(rows[0]):
         return rows
-    out: list[Sequence[Any]] = []
-    for record in rows:
-        values = list(record)
-        for i, proc in procs:
-            values[i] = proc(values[i])
-        out.append(values)
-    return out
+    return [_processed(record, procs) for record in rows]
 
 
 def make_row(cq: CompiledQuery, record: Any, keys: tuple[str, ...] | None) -> Row:
     cls, processed = _row_class_for(cq, len(record), keys)
     if not processed or not cq.result_processors:
         return cls(record)
+    return cls(_processed(record, cq.result_processors))
+
+
+def _processed(record: Any, procs: Sequence[tuple[int, Any]]) -> list[Any]:
+    """The record's values with the result processors applied to their columns."""
     values = list(record)
-    for i, proc in cq.result_processors:
+    for i, proc in procs:
         values[i] = proc(values[i])
-    return cls(values)
+    return values

@@ -114,9 +114,7 @@ class Transaction:
             )
         parent = db._current_layer()
         if parent is None:
-            gate = (
-                None if self._readonly or db._write_gate is None else await db._enter_write_gate()
-            )
+            gate = None if self._readonly else await db._write_turn()
             try:
                 conn = await db._pool_acquire()
             except BaseException:
@@ -155,9 +153,7 @@ class Transaction:
                     await db._run_on(conn, conn.raw.savepoint(name), "SAVEPOINT")
                     layer = Layer(holder, parent, savepoint=name)
                 else:
-                    gate = None
-                    if not self._readonly and db._write_gate is not None:
-                        gate = await db._enter_write_gate()
+                    gate = None if self._readonly else await db._write_turn()
                     try:
                         begin = conn.raw.begin(self._isolation, self._readonly)
                         await db._run_on(conn, begin, "BEGIN")

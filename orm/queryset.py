@@ -381,7 +381,7 @@ class QuerySet(Generic[_T]):
             if len(_OTHERS) >= _STATEMENT_CACHE_SIZE:
                 _OTHERS.clear()
             _OTHERS[key] = fresh
-        return fresh, fresh.values
+        return fresh, dict(fresh.values)  # callers add to it; the cached values stay as built
 
     async def count(self) -> int:
         bound, values = self._shaped("count", None, lambda: compile_count(self._state))

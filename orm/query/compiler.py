@@ -485,16 +485,20 @@ def compile_update(state: QueryState, values: dict[str, Any]) -> Bound:
             if resolver.joins:
                 raise FieldError("update() expressions cannot follow relations")
         else:
-            name = f"orm_set_{attname}"
+            name = _set_name(attname)
             params.values[name] = value
             value = sa.bindparam(name, type_=column.type)
         assignments[column] = value
     return Bound(sa.update(table).where(*where).values(assignments), params)
 
 
+def _set_name(attname: str) -> str:
+    return f"orm_set_{attname}"
+
+
 def set_params(values: dict[str, Any]) -> dict[str, Any]:
     """The bind values of ``compile_update``'s plain assignments."""
-    return {f"orm_set_{attname}": value for attname, value in values.items()}
+    return {_set_name(attname): value for attname, value in values.items()}
 
 
 def compile_delete(state: QueryState) -> Bound:
