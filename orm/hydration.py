@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import keyword
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.sql.elements import ColumnElement
@@ -122,41 +123,63 @@ class Hydrator:
 
     @classmethod
     def for_values(cls, mode: str, names: list[str], converters: list[Any]) -> Hydrator:
-        convert = [(i, c) for i, c in enumerate(converters) if c is not None]
-        if convert:
-
-            def fix(row: Any) -> tuple[Any, ...]:
-                values = list(row)
-                for index, (expression, resolver) in convert:
-                    values[index] = expression.convert(values[index], resolver)
-                return tuple(values)
-        else:
-
-            def fix(row: Any) -> tuple[Any, ...]:
-                return tuple(row)
-
-        one: Callable[[Any], Any]
+        """Rows of ``values()`` ("dicts"), ``values_list()`` ("tuples": plain tuples;
+        "named": ``asyncdb.Row`` objects as ``fetch_all`` gives them) or
+        ``values_list(flat=True)`` ("flat"). ``converters`` has, per column, None or the
+        (expression, resolver) of an annotation whose values need converting."""
         if mode == "dicts":
             return _generate_dicts(names, converters)
+        convert = [(i, c) for i, c in enumerate(converters) if c is not None]
+
+        def fixed(row: Any) -> list[Any]:
+            values = list(row)
+            for index, (expression, resolver) in convert:
+                values[index] = expression.convert(values[index], resolver)
+            return values
+
+        one: Callable[[Any], Any]
+        many: Callable[[Sequence[Any]], list[Any]]
         if mode == "flat":
+            if converters[0] is not None:  # the one value is an annotation's
+                expression, resolver = converters[0]
+                convert_value = expression.convert
 
-            def one(row: Any) -> Any:
-                return fix(row)[0] if convert else row[0]
-        elif convert:
-            one = fix
-        else:
+                def one(row: Any) -> Any:
+                    return convert_value(row[0], resolver)
+            else:
+                one = itemgetter(0)
+            many = _mapper(one)
+        elif mode == "named":
+            if convert:
 
-            def one(row: Any) -> Any:
-                return row  # asyncdb.Row is a tuple subclass
+                def one(row: Any) -> Any:
+                    return type(row)(fixed(row))  # the same Row class, values converted
 
-        def many(rows: Sequence[Any]) -> list[Any]:
-            if mode == "tuples" and not convert:
-                return list(rows)
-            if mode == "flat" and not convert:
-                return [row[0] for row in rows]
-            return [one(row) for row in rows]
+                many = _mapper(one)
+            else:
 
+                def one(row: Any) -> Any:
+                    return row
+
+                many = list
+        else:  # "tuples": the driver's records (or asyncdb Rows when streamed) as tuples
+            if convert:
+
+                def one(row: Any) -> Any:
+                    return tuple(fixed(row))
+            else:
+                one = tuple
+            many = _mapper(one)
         return cls(one, many)
+
+
+def _mapper(one: Callable[[Any], Any]) -> Callable[[Sequence[Any]], list[Any]]:
+    """``many`` from ``one``: ``list(map(one, rows))`` (a C loop; a comprehension is slower)."""
+
+    def many(rows: Sequence[Any]) -> list[Any]:
+        return list(map(one, rows))
+
+    return many
 
 
 def _generate_dicts(names: list[str], converters: list[Any]) -> Hydrator:

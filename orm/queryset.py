@@ -230,14 +230,24 @@ class QuerySet(Generic[_T]):
         return self._clone(mode="dicts", value_names=names)
 
     @overload
-    def values_list(self, *names: str, flat: Literal[False] = ...) -> QuerySet[tuple[Any, ...]]: ...
+    def values_list(
+        self, *names: str, flat: Literal[False] = ..., named: bool = ...
+    ) -> QuerySet[tuple[Any, ...]]: ...
     @overload
     def values_list(self, *names: str, flat: Literal[True]) -> QuerySet[Any]: ...
-    def values_list(self, *names: str, flat: bool = False) -> QuerySet[Any]:
-        """Rows as tuples (``asyncdb.Row``); ``flat=True`` with one name gives plain values."""
+    def values_list(self, *names: str, flat: bool = False, named: bool = False) -> QuerySet[Any]:
+        """Rows as plain tuples of the named fields (all fields when none are named).
+
+        ``flat=True`` with one name gives plain values; ``named=True`` gives ``asyncdb.Row``
+        tuples, which also read by name (``row.title``, ``row["title"]``), as Django's
+        ``named=True`` gives named tuples.
+        """
+        if flat and named:
+            raise FieldError("values_list() takes flat=True or named=True, not both")
         if flat and len(names) != 1:
             raise FieldError("values_list(flat=True) needs exactly one field name")
-        return self._clone(mode="flat" if flat else "tuples", value_names=names)
+        mode = "flat" if flat else "named" if named else "tuples"
+        return self._clone(mode=mode, value_names=names)
 
     def select_related(self, *paths: str) -> QuerySet[_T]:
         """Load these forward relations in the same query (JOINs)."""
@@ -267,7 +277,7 @@ class QuerySet(Generic[_T]):
         """Run the query and return every result."""
         compiled, values = self._compile()
         reader = self._reader
-        if self._state.mode == "tuples":  # values_list() rows are asyncdb.Row tuples
+        if self._state.mode == "named":  # values_list(named=True) rows are asyncdb.Row tuples
             rows: Sequence[Any] = await reader.fetch_all(compiled.statement, values)
         else:  # the hydrator reads by position: no Row objects needed
             rows = await reader.fetch_records(compiled.statement, values)

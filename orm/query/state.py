@@ -46,7 +46,8 @@ class QueryState:
         self.only: tuple[str, ...] | None = None
         self.deferred: tuple[str, ...] = ()
         self.annotations: dict[str, Expression] = {}
-        #: "models", "dicts" (values), "tuples" (values_list) or "flat" (values_list(flat=True))
+        #: "models", "dicts" (values), "tuples" (values_list), "named" (values_list(named=True))
+        #: or "flat" (values_list(flat=True))
         self.mode = "models"
         self.value_names: tuple[str, ...] = ()
         self.select_related: tuple[str, ...] = ()

@@ -8,8 +8,10 @@ from types import SimpleNamespace
 import pytest
 from orm_models import Item, Status
 
+import asyncdb
 import orm
 from asyncdb import Database, IntegrityError
+from orm import F
 
 
 def titles(objs: list[Item]) -> list[str]:
@@ -357,7 +359,6 @@ async def test_in_lists_of_every_size(models: SimpleNamespace) -> None:
 async def test_values_dicts_generated_per_shape(items: list[Item]) -> None:
     # values() builds each dict with generated code: keys in the order asked, annotations
     # converted, one() (streaming) and many() alike; a row of another width is an error
-    from orm import F
     from orm.hydration import Hydrator
 
     qs = Item.objects.order_by("views").values("views", "title").annotate(double=F("views") * 2)
@@ -415,3 +416,37 @@ async def test_get_fast_path_same_results_errors_and_queries(
     assert (await Item.objects.using(db).get(id=items[3].id)).title == "delta"
     assert (await Item.objects.get(orm.Q(id=items[4].id))).title == "Epsilon"
     assert (Item, ("rating",)) not in queryset._GETS
+
+
+async def test_values_list_rows_are_plain_tuples(items: list[Item]) -> None:
+    rows = await Item.objects.order_by("views").values_list("title", "views")
+    assert rows[:2] == [("alpha", 10), ("beta", 20)]
+    assert {type(row) for row in rows} == {tuple}
+    streamed = [row async for row in Item.objects.order_by("views").values_list("title")]
+    assert streamed[:2] == [("alpha",), ("beta",)] and type(streamed[0]) is tuple
+    doubled = await Item.objects.order_by("views").annotate(d=F("views") * 2).values_list("d")
+    assert doubled[:2] == [(20,), (40,)] and type(doubled[0]) is tuple
+
+
+async def test_values_list_named_rows_read_by_name(items: list[Item]) -> None:
+    rows = await Item.objects.order_by("views").values_list("title", "views", named=True)
+    first = rows[0]
+    assert isinstance(first, asyncdb.Row) and first == ("alpha", 10)
+    assert (first.title, first["views"], first.keys()) == ("alpha", 10, ["title", "views"])
+    streamed = [r async for r in Item.objects.order_by("views").values_list("views", named=True)]
+    assert streamed[0].views == 10
+    annotated = await (
+        Item.objects.order_by("views")
+        .annotate(d=F("views") * 2)
+        .values_list("title", "d", named=True)
+    )
+    assert isinstance(annotated[0], asyncdb.Row)
+    assert (annotated[0].title, annotated[0].d) == ("alpha", 20)
+
+
+async def test_values_list_flat_and_named_are_exclusive(items: list[Item]) -> None:
+    with pytest.raises(orm.FieldError, match="flat=True or named=True"):
+        Item.objects.values_list("title", flat=True, named=True)
+    assert await Item.objects.order_by("views").annotate(d=F("views") * 2).values_list(
+        "d", flat=True
+    ) == [20, 40, 60, 80, 100]
