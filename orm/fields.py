@@ -1,8 +1,8 @@
 """Field types: each maps a Python type to a SQLAlchemy column type and validates values.
 
-A field is a non-data descriptor: reading ``Book.title`` gives the field, reading
-``book.title`` finds the value in the instance ``__dict__`` without calling any Python code.
-Only a value that is missing (left out by ``only()``/``defer()``) reaches ``__get__``.
+``Book.title`` gives the field. A plain field is not stored on its class (``ModelMeta`` keeps it
+aside), so ``book.title`` is an ordinary instance attribute, read and stored on CPython's fast
+paths; a missing value raises ``FieldNotLoaded`` (see ``orm.incomplete``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.types import TypeEngine
 
 from orm import types as db_types
-from orm.exceptions import FieldNotLoaded, RelationNotLoaded, ValidationError
+from orm.exceptions import ValidationError
+from orm.incomplete import REFERENCE, not_loaded
 
 if TYPE_CHECKING:
     from orm.models import Model
@@ -72,9 +73,6 @@ class _NotProvided:
 
 
 NOT_PROVIDED: Any = _NotProvided()
-
-#: ``__dict__`` key of a reference instance (only its key is known): (owner model, relation).
-REFERENCE = "__orm_reference__"
 
 
 class FieldOptions(TypedDict, total=False):
@@ -247,26 +245,14 @@ class Field(Generic[_T]):
     @overload
     def __get__(self, instance: object, owner: Any) -> _T: ...
     def __get__(self, instance: object | None, owner: Any) -> Self | _T:
+        # Type checkers read field attributes through this; at run time a plain field is not
+        # on its class (see ``ModelMeta``), and a relation calls it for a missing key value.
         if instance is None:
             return self
-        # Only reached when the value is missing from the instance __dict__.
-        reference = instance.__dict__.get(REFERENCE)
-        if reference is not None:
-            owner_name, relation = reference
-            raise RelationNotLoaded(
-                f"{owner_name}.{relation} is not loaded. Use "
-                f"{owner_name}.objects.select_related({relation!r}), or await "
-                f"{owner_name.lower()}.{relation}.load()."
-            )
-        model = type(instance).__name__
-        raise FieldNotLoaded(
-            f"{model}.{self.name} was not loaded (left out by only()/defer()); "
-            f"use await {model.lower()}.load() to fetch all fields."
-        )
+        raise not_loaded(instance, self.name)
 
     if TYPE_CHECKING:
-        # Declared for type checkers only (PEP 681 uses it for __init__ parameters); at runtime
-        # the field stays a non-data descriptor so reads hit the instance __dict__ directly.
+        # Declared for type checkers only (PEP 681 uses it for __init__ parameters).
         def __set__(self, instance: object, value: _T) -> None: ...
 
     def __repr__(self) -> str:

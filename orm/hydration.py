@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.sql.elements import ColumnElement
 
 from orm.exceptions import FieldError
+from orm.incomplete import incomplete_class
 
 if TYPE_CHECKING:
     from orm.models import Model
@@ -235,6 +236,8 @@ def _generate(
     Names in the generated code are attribute names (Python identifiers, checked when the
     model was defined) rendered with ``repr``; nothing from user input reaches it.
     """
+    if not set(model._meta.attnames) <= set(names):  # only()/defer(): some values missing
+        model = incomplete_class(model)
     namespace: dict[str, Any] = {"_new": _new, "M0": model, "resolver": resolver}
     width = len(names) + sum(len(p.attnames) for p in related) + len(annotations)
     values = [f"v{i}" for i in range(width)]
@@ -255,11 +258,17 @@ def _generate(
     for index, plan in enumerate(related, 1):
         namespace[f"M{index}"] = plan.model
         parent, cache = f"o{plan.parent}", repr(plan.cache_name)
+        start = plan.start
+        if all(_plain_attribute(plan.model, n) for n in plan.attnames):
+            stores = [f"    o{index}.{n} = v{start + i}" for i, n in enumerate(plan.attnames)]
+        else:
+            stores = [f"    d{index} = o{index}.__dict__"]
+            stores += [f"    d{index}[{n!r}] = v{start + i}" for i, n in enumerate(plan.attnames)]
         body += [
             f"if {parent} is not None and v{plan.start + plan.pk_offset} is not None:",
             f"    o{index} = _new(M{index})",
-            f"    d{index} = o{index}.__dict__",
-            *[f"    d{index}[{n!r}] = v{plan.start + i}" for i, n in enumerate(plan.attnames)],
+            *stores,
+            # the relation is a data descriptor on the class: its value goes in the dict
             f"    {parent}.__dict__[{cache}] = o{index}",
             "else:",
             f"    o{index} = None",

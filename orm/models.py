@@ -59,6 +59,7 @@ class ModelMeta(type):
         fields = _collect_fields(cls, name, bases, namespace)
         if namespace.get("abstract", False):
             cls._abstract_fields = fields  # type: ignore[attr-defined]
+            _set_fields_aside(cls, fields)
             return cls
         cls.abstract = False  # type: ignore[attr-defined]
         registry = getattr(cls, "registry", None)
@@ -84,9 +85,38 @@ class ModelMeta(type):
             contribute = getattr(field, "contribute_to_class", None)
             if contribute is not None:
                 contribute(cls)
+        _set_fields_aside(cls, fields)
         if cls.__init__ is Model.__init__:  # type: ignore[misc]
             _install_init(cls)  # type: ignore[arg-type]
         return cls
+
+    if not TYPE_CHECKING:  # type checkers would accept any class attribute through it
+
+        def __getattr__(cls, name: str) -> Any:
+            # Reached only when normal lookup fails: ``Book.title`` gives the field set aside.
+            for klass in cls.__mro__:
+                aside = klass.__dict__.get("_orm_fields_aside")
+                if aside is not None and name in aside:
+                    return aside[name]
+            raise AttributeError(f"type object {cls.__name__!r} has no attribute {name!r}")
+
+
+def _set_fields_aside(cls: type, fields: dict[str, Field[Any]]) -> None:
+    """Take the plain fields out of the class ``__dict__`` (``Book.title`` still gives them,
+    through ``ModelMeta.__getattr__``).
+
+    A class attribute of a field's name, even a non-data descriptor, keeps CPython from
+    specialising reads and stores of that attribute on instances: with none, ``book.title``
+    costs what any attribute costs (2.4x faster to read, 1.6x to hydrate). Relations, which
+    are data descriptors, stay. Instances that lack a value are of the model's incomplete
+    subclass, whose ``__getattr__`` explains (``orm.incomplete``).
+    """
+    aside: dict[str, Field[Any]] = {}
+    for field_name, field in fields.items():
+        if cls.__dict__.get(field_name) is field and not hasattr(type(field), "__set__"):
+            type.__delattr__(cls, field_name)
+            aside[field_name] = field
+    type.__setattr__(cls, "_orm_fields_aside", aside)
 
 
 def _collect_fields(

@@ -14,7 +14,8 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from orm import prebuilt
 from orm.exceptions import FieldError, NoMatch
-from orm.fields import REFERENCE, DateTime, Field
+from orm.fields import DateTime, Field
+from orm.incomplete import complete
 from orm.relations import ForeignKey
 
 if TYPE_CHECKING:
@@ -116,7 +117,7 @@ async def reload(obj: Model) -> None:
     if row is None:
         raise NoMatch(f"{meta.name} with {meta.pk.name}={obj.pk!r} no longer exists")
     obj.__dict__.update(zip(meta.attnames, row, strict=True))
-    obj.__dict__.pop(REFERENCE, None)
+    complete(obj)
 
 
 def _batch_size(db: Database, columns: int, requested: int | None) -> int:

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeVar, overload
 import sqlalchemy as sa
 
 from orm.exceptions import FieldError, ORMError, RelationNotLoaded, ValidationError
-from orm.fields import NOT_PROVIDED, REFERENCE, Field
+from orm.fields import NOT_PROVIDED, Field
+from orm.incomplete import reference as make_reference
 
 if TYPE_CHECKING:
     from orm.models import Model
@@ -273,11 +274,7 @@ class ForeignKey(Field[_T]):
 
     def reference(self, instance: object, key: Any) -> Model:
         """A pk-only instance of the target; other attributes raise RelationNotLoaded."""
-        target = self.target_model()
-        obj = target.__new__(target)
-        obj.__dict__[target._meta.pk.attname] = key
-        obj.__dict__[REFERENCE] = (type(instance).__name__, self.name)
-        return obj
+        return make_reference(self.target_model(), key, type(instance).__name__, self.name)
 
     def __set__(self, instance: object, value: _T) -> None:
         state = instance.__dict__
