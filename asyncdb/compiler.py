@@ -13,7 +13,7 @@ import datetime as dt
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine.interfaces import Dialect
@@ -341,8 +341,7 @@ class QueryCompiler:
         values: Mapping[str, Any] | None,
         extracted: Sequence[Any] | None,
     ) -> tuple[CompiledQuery, list[Any]]:
-        compiled = cq.sa_compiled
-        assert isinstance(compiled, SQLCompiler)
+        compiled = cast(SQLCompiler, cq.sa_compiled)
         given = cq.given_set
         if (
             values
@@ -357,7 +356,7 @@ class QueryCompiler:
             # takes the general path below.
             merged = {**cq.fixed_values, **values} if cq.fixed_values else values
             try:
-                args = [merged[name] for name in cq.param_names]
+                args = list(map(merged.__getitem__, cq.param_names))  # a C loop
             except KeyError:
                 pass
             else:

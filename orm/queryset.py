@@ -276,13 +276,16 @@ class QuerySet(Generic[_T]):
     async def _fetch(self) -> list[_T]:
         """Run the query and return every result."""
         compiled, values = self._compile()
-        reader = self._reader
-        if self._state.mode == "named":  # values_list(named=True) rows are asyncdb.Row tuples
+        state = self._state
+        # self._reader, inlined: this runs for every query
+        database = state.database or self.model._meta.registry.get_database()
+        reader = database if state.route is None else database.using(state.route)
+        if state.mode == "named":  # values_list(named=True) rows are asyncdb.Row tuples
             rows: Sequence[Any] = await reader.fetch_all(compiled.statement, values)
         else:  # the hydrator reads by position: no Row objects needed
             rows = await reader.fetch_records(compiled.statement, values)
         results = compiled.hydrator.many(rows)
-        if self._state.prefetch and results:
+        if state.prefetch and results:
             from orm.prefetch import prefetch_related_objects
 
             await prefetch_related_objects(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -60,7 +61,7 @@ class Bound:
         for q in state.where:
             for raw in _leaf_values(q):
                 for value in next(binders)(raw):
-                    values[f"orm_{count}"] = value
+                    values[_PARAM_NAMES[count] if count < 64 else f"orm_{count}"] = value
                     count += 1
         if state.limit is not None:
             values["orm_limit"] = state.limit
@@ -85,11 +86,15 @@ def _leaf_values(q: Q) -> list[Any]:
     """The values of a ``Q`` tree's leaves, in compile order."""
     found: list[Any] = []
     for child in q.children:
-        if isinstance(child, Q):
-            found += _leaf_values(child)
-        else:
+        if type(child) is tuple:
             found.append(child[1])
+        else:
+            found += _leaf_values(child)  # type: ignore[arg-type]
     return found
+
+
+#: ``orm_0``, ``orm_1``...: the names of filter parameters, made once.
+_PARAM_NAMES = [f"orm_{i}" for i in range(64)]
 
 
 class _Uncacheable(Exception):
@@ -116,12 +121,18 @@ def _q_shape(q: Q) -> tuple[Any, ...]:
 
 def shape_key(state: QueryState) -> tuple[Any, ...] | None:
     """What decides a select's SQL but not its parameter values; None if not cacheable."""
-    if state.annotations or not all(type(term) is str for term in state.order):
+    if state.annotations:
         return None
+    for term in state.order:  # loops, not generator expressions: this runs for every query
+        if type(term) is not str:
+            return None
+    shapes = []
     try:
-        where = tuple(_q_shape(q) for q in state.where)
+        for q in state.where:
+            shapes.append(_q_shape(q))
     except _Uncacheable:
         return None
+    where = tuple(shapes)
     return (
         state.model,
         where,
@@ -162,6 +173,7 @@ def _leaf(resolver: Resolver, key: str, value: Any, negated: bool) -> ColumnElem
     type_ = bind_type(lookup, column)
     bucket = in_bucket(value) if lookup == "in" else None
     condition: ColumnElement[bool]
+    binder: Callable[[Any], tuple[Any, ...]]
     if bucket is not None:
         # A short IN list gets one parameter per item, padded to a power of two with its last
         # item: a handful of statement shapes, and no re-rendering of the SQL per call.
@@ -171,10 +183,7 @@ def _leaf(resolver: Resolver, key: str, value: Any, negated: bool) -> ColumnElem
         binds = [params.bind(v, type_) for v in _padded(checked, bucket)]
         condition = column.in_(binds)
     else:
-
-        def binder(raw: Any) -> tuple[Any, ...]:
-            return lookup_params(lookup, check_value(lookup, raw, convert, label))
-
+        binder = _binder(lookup, convert, label)
         binds = [
             params.bind(v, type_, expanding=lookup == "in") for v in lookup_params(lookup, checked)
         ]
@@ -188,6 +197,33 @@ def _leaf(resolver: Resolver, key: str, value: Any, negated: bool) -> ColumnElem
 
 def _identity(value: Any) -> Any:
     return value
+
+
+def _binder(lookup: str, convert: Any, label: str) -> Callable[[Any], tuple[Any, ...]]:
+    """The values to bind for a raw lookup value (``check_value``, then ``lookup_params``)."""
+    if lookup == "exact":
+        # What those two do for the commonest lookups, without their dispatch on the lookup.
+        def exact(raw: Any) -> tuple[Any, ...]:
+            value = convert(raw)
+            return () if value is None else (value,)
+
+        return exact
+    if lookup in _COMPARISONS:
+
+        def compare(raw: Any) -> tuple[Any, ...]:
+            if raw is None:
+                check_value(lookup, raw, convert, label)  # raises: None cannot be compared
+            return (convert(raw),)
+
+        return compare
+
+    def general(raw: Any) -> tuple[Any, ...]:
+        return lookup_params(lookup, check_value(lookup, raw, convert, label))
+
+    return general
+
+
+_COMPARISONS = frozenset({"gt", "gte", "lt", "lte"})
 
 
 #: IN lists up to this long are bound item by item (longer ones as one expanding parameter).
