@@ -390,15 +390,56 @@ async def _insert_group(
             # row order is not promised: sort the keys.
             keys = sorted(map(itemgetter(0), records))
         else:
-            # lastrowid: the first row's key on MySQL/MariaDB, the last row's on SQLite.
-            lastrowid = (await database.execute(statement, params)).lastrowid
-            assert lastrowid is not None
-            first = lastrowid
-            if database.features.backend == "sqlite":
-                first = lastrowid - (stop - start) + 1
-            keys = list(range(first, stop - start + first))
+            keys = await _keys_from_lastrowid(database, table, statement, params, columns, chunk)
         for state, key in zip(group.states[start:stop], keys, strict=True):
             state[pk_attname] = key
+
+
+async def _keys_from_lastrowid(
+    database: Database,
+    table: sa.Table,
+    statement: sa.TextClause,
+    params: dict[str, Any],
+    columns: tuple[str, ...],
+    chunk: list[list[Any]],
+) -> list[int]:
+    """Run a multi-row INSERT without RETURNING and work out its rows' auto keys.
+
+    SQLite (one writer at a time) numbers the rows of one INSERT consecutively; ``lastrowid`` is
+    the last one's key. MySQL's is the first one's, and the others follow it by
+    ``@@auto_increment_increment`` only when InnoDB hands out one block of keys per statement
+    (``innodb_autoinc_lock_mode`` 0 or 1). In mode 2, MySQL 8's default and Galera's, a
+    multi-row INSERT running beside another may get keys that are not one block, so the rows
+    go one INSERT each (in one transaction), each with its own ``lastrowid``.
+    """
+    rows = len(chunk[0])
+    if database.features.backend == "sqlite":
+        last = (await database.execute(statement, params)).lastrowid
+        assert last is not None
+        return list(range(last - rows + 1, last + 1))
+    async with database.connection():  # the settings read are the session's that inserts
+        step, lock_mode = await _autoinc_settings(database)
+        if lock_mode in (0, 1):
+            first = (await database.execute(statement, params)).lastrowid
+            assert first is not None
+            return list(range(first, first + rows * step, step))
+        one = _insert_statement(database, table, columns, 1, False)
+        names = _values_param_names(1, len(columns))
+        keys = []
+        async with database.transaction():
+            for values in zip(*chunk, strict=True):
+                row = dict(zip(names, values, strict=True))
+                key = (await database.execute(one, row)).lastrowid
+                assert key is not None
+                keys.append(key)
+        return keys
+
+
+async def _autoinc_settings(database: Database) -> tuple[int, int]:
+    """(``@@auto_increment_increment``, ``@@innodb_autoinc_lock_mode``) of this session."""
+    row = await database.fetch_one("SELECT @@auto_increment_increment, @@innodb_autoinc_lock_mode")
+    assert row is not None
+    return int(row[0]), int(row[1])
 
 
 async def bulk_update(

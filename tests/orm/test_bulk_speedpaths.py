@@ -401,3 +401,49 @@ async def test_keys_without_returning(
         await Piece.objects.filter(title__startswith="t").order_by("id").values_list("id", "title")
     )
     assert [tuple(r) for r in rows] == [(o.id, o.title) for o in objs]
+
+
+def _without_returning(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    features = dataclasses.replace(db.features, supports_returning=False)
+    monkeypatch.setattr(db._backend, "features", features, raising=False)
+
+
+@pytest.mark.backends("mysql")
+async def test_mysql_keys_follow_auto_increment_increment(
+    tables: None, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # MySQL without RETURNING: LAST_INSERT_ID() is the first row's key and the others follow it
+    # by @@auto_increment_increment (set above 1 by multi-primary setups such as Galera).
+    _without_returning(db, monkeypatch)
+    async with db.connection():
+        await db.execute("SET SESSION auto_increment_increment = 3")
+        try:
+            objs = [Piece(title=f"s{i}") for i in range(40)]
+            await Piece.objects.bulk_create(objs, batch_size=15)
+            rows = await Piece.objects.order_by("id").values_list("id", "title")
+        finally:
+            await db.execute("SET SESSION auto_increment_increment = 1")
+    assert rows == [(o.id, o.title) for o in objs]
+    assert objs[1].id - objs[0].id == 3
+
+
+@pytest.mark.backends("mysql")
+async def test_mysql_keys_one_insert_a_row_when_keys_may_interleave(
+    tables: None, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # innodb_autoinc_lock_mode = 2 (MySQL 8's default): the keys of one multi-row INSERT need
+    # not be one block, so each row gets its own INSERT and lastrowid, in one transaction.
+    from orm import persistence
+
+    async def interleaved(database: Database) -> tuple[int, int]:
+        return 1, 2
+
+    _without_returning(db, monkeypatch)
+    monkeypatch.setattr(persistence, "_autoinc_settings", interleaved)
+    objs = [Piece(title=f"i{i}") for i in range(7)]
+    async with db.capture_queries() as captured:
+        await Piece.objects.bulk_create(objs)
+    rows = await Piece.objects.order_by("id").values_list("id", "title")
+    assert rows == [(o.id, o.title) for o in objs]
+    inserts = [sql for sql in captured.statements if sql.upper().startswith("INSERT")]
+    assert len(inserts) == 7 and all(sql.count("(") == 2 for sql in inserts)
