@@ -38,6 +38,7 @@ class CompiledQuery:
     """One compiled statement: its SQL text and how to order and process values and results."""
 
     __slots__ = (
+        "converters",
         "expanding",
         "fixed_values",
         "given_set",
@@ -84,6 +85,8 @@ class CompiledQuery:
         self.insert_defaults = insert_defaults
         #: The Row class of the last result (set by the database on first use).
         self.row_cls: Any = None
+        #: (rows, one record) functions applying ``result_processors``, made when first needed.
+        self.converters: Any = None
 
 
 class QueryCompiler:

@@ -7,7 +7,7 @@ Python-level lookup.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -129,33 +129,59 @@ def make_rows(cq: CompiledQuery, rows: list[Any], keys: tuple[str, ...] | None) 
     if not rows:
         return []
     cls, processed = _row_class_for(cq, len(rows[0]), keys)
-    procs = cq.result_processors if processed else ()
-    if not procs:
-        return list(map(cls, rows))
-    return [cls(_processed(record, procs)) for record in rows]
+    if processed and cq.result_processors:
+        rows = _converters(cq)[0](rows)
+    return list(map(cls, rows))
 
 
 def processed_records(cq: CompiledQuery, rows: list[Any]) -> list[Sequence[Any]]:
-    """The driver's rows as they are (asyncpg ``Record``, tuples), or as lists when the
+    """The driver's rows as they are (asyncpg ``Record``, tuples), or as tuples when the
     compiled result processors apply: the same values ``make_rows`` gives, without a ``Row``
     per row."""
-    procs = cq.result_processors
     result_keys = cq.result_keys
-    if not rows or not procs or result_keys is None or len(result_keys) != len(rows[0]):
+    if (
+        not rows
+        or not cq.result_processors
+        or result_keys is None
+        or len(result_keys) != len(rows[0])
+    ):
         return rows
-    return [_processed(record, procs) for record in rows]
+    return _converters(cq)[0](rows)  # type: ignore[no-any-return]
 
 
 def make_row(cq: CompiledQuery, record: Any, keys: tuple[str, ...] | None) -> Row:
     cls, processed = _row_class_for(cq, len(record), keys)
     if not processed or not cq.result_processors:
         return cls(record)
-    return cls(_processed(record, cq.result_processors))
+    return cls(_converters(cq)[1](record))
 
 
-def _processed(record: Any, procs: Sequence[tuple[int, Any]]) -> list[Any]:
-    """The record's values with the result processors applied to their columns."""
-    values = list(record)
-    for i, proc in procs:
-        values[i] = proc(values[i])
-    return values
+def _converters(cq: CompiledQuery) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    """``(rows, one)``: functions giving the rows (a record) as tuples with the compiled
+    result processors applied (cached on ``cq``; only for rows as wide as its result keys)."""
+    converters = cq.converters
+    if converters is None:
+        assert cq.result_keys is not None
+        converters = cq.converters = _generate(len(cq.result_keys), cq.result_processors)
+    return converters  # type: ignore[no-any-return]
+
+
+def _generate(
+    width: int, procs: Sequence[tuple[int, Any]]
+) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    """Generated code: one unpacking of each record and one tuple display with the processed
+    columns called, a third of the time of copying each record into a list and patching it.
+    The names are ``v<i>`` and ``P<i>`` for column positions; nothing else reaches the code."""
+    namespace: dict[str, Any] = {f"P{i}": proc for i, proc in procs}
+    target = "(" + "".join(f"v{i}, " for i in range(width)) + ")"
+    display = (
+        "("
+        + "".join(f"P{i}(v{i}), " if f"P{i}" in namespace else f"v{i}, " for i in range(width))
+        + ")"
+    )
+    source = (
+        f"def rows(records):\n    return [{display} for {target} in records]\n"
+        f"def one(record):\n    {target} = record\n    return {display}\n"
+    )
+    exec(compile(source, "<asyncdb result processors>", "exec"), namespace)
+    return namespace["rows"], namespace["one"]
