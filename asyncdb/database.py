@@ -296,9 +296,10 @@ class Database:
         self, query: Query, values: Values = None, *, timeout: float | None = None
     ) -> list[Sequence[Any]]:
         """Run ``query`` and return all its rows as the driver's own sequences (asyncpg
-        ``Record`` objects, tuples; lists when a column type converts values), without building a
-        :class:`Row` for each: the values ``fetch_all`` gives, by position only. For code that
-        turns rows into its own objects (the ORM does); access by name needs ``fetch_all``."""
+        ``Record`` objects, tuples; tuples of the converted values when a column type converts
+        values), without building a :class:`Row` for each: the values ``fetch_all`` gives, by
+        position only. For code that turns rows into its own objects (the ORM does); access by
+        name needs ``fetch_all``."""
         cq, args = self._compiler.compile(query, values)
         rows, _ = await self._statement(
             "fetch_all", cq.sql, args, _fetch_all, timeout, cq.read_only
