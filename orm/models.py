@@ -222,7 +222,9 @@ class Model(metaclass=ModelMeta):
     @property
     def pk(self) -> Any:
         """The primary key value (``None`` before the first save of an auto key)."""
-        return self.__dict__.get(self._meta.pk.attname)
+        # getattr, not __dict__: reading __dict__ would turn the instance's inline values into
+        # a dict, and every later attribute read would be slower.
+        return getattr(self, self._meta.pk.attname, None)
 
     @pk.setter
     def pk(self, value: Any) -> None:

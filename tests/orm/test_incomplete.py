@@ -42,6 +42,12 @@ def test_complete_instances_are_of_the_model_and_fail_like_any_object() -> None:
     with pytest.raises(AttributeError) as info:
         _ = item.title
     assert not isinstance(info.value, orm.FieldNotLoaded)
+    # pk reads the key attribute (not __dict__, which would turn inline values into a dict)
+    assert item.pk is None
+    item.pk = 5
+    assert item.id == 5 and item.pk == 5 and hash(item) == hash(Item(id=5, title="b"))
+    del item.id
+    assert item.pk is None
 
 
 async def test_deferred_rows_are_incomplete_until_loaded(items: list[Item]) -> None:
