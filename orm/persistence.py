@@ -356,6 +356,28 @@ async def bulk_insert(
 async def _insert_group(
     meta: Options, group: _Group, database: Database, batch_size: int | None
 ) -> None:
+    auto_key = meta.pk.attname not in group.columns
+    features = database.features
+    if auto_key and not features.supports_returning and features.backend == "mysql":
+        # MySQL's keys come from lastrowid and the session's settings: read them once, on the
+        # connection that inserts every chunk.
+        async with database.connection():
+            settings = await _autoinc_settings(database)
+            await _insert_chunks(meta, group, database, batch_size, settings)
+    else:
+        await _insert_chunks(meta, group, database, batch_size, None)
+
+
+async def _insert_chunks(
+    meta: Options,
+    group: _Group,
+    database: Database,
+    batch_size: int | None,
+    autoinc: tuple[int, int] | None,
+) -> None:
+    """INSERT the group chunk by chunk and set the auto keys; ``autoinc`` is MySQL's
+    (``@@auto_increment_increment``, ``@@innodb_autoinc_lock_mode``) when keys come from
+    ``lastrowid`` there."""
     pk_attname = meta.pk.attname
     table = meta.table
     columns = group.columns
@@ -369,74 +391,67 @@ async def _insert_group(
     total = len(group.states)
     for start in range(0, total, size):
         stop = min(start + size, total)
+        rows = stop - start
         chunk = [column[start:stop] for column in group.values]
-        params: dict[str, Any]
-        if unnest is not None:
-            statement = unnest
-            params = {f"c{j}": column for j, column in enumerate(chunk)}
+        if autoinc is not None and autoinc[1] not in (0, 1):
+            # innodb_autoinc_lock_mode 2 (MySQL 8's default, Galera): a multi-row INSERT beside
+            # another may get keys that are not one block. One INSERT a row, each with its
+            # own lastrowid, in one transaction.
+            keys = await _insert_one_by_one(database, table, columns, chunk)
         else:
-            rows = stop - start
-            statement = _insert_statement(database, table, columns, rows, returning and auto_key)
-            names = _values_param_names(rows, len(columns))
-            params = dict(zip(names, chain.from_iterable(chunk), strict=True))
-        if not auto_key:
-            await database.execute(statement, params)
-            continue
-        if unnest is not None:
-            keys = await database.fetch_val(statement, params) or []
-        elif returning:
-            records = await database.fetch_records(statement, params)
-            # Auto keys of one INSERT are assigned in row order (VALUES order), but RETURNING's
-            # row order is not promised: sort the keys.
-            keys = sorted(map(itemgetter(0), records))
-        else:
-            keys = await _keys_from_lastrowid(database, table, statement, params, columns, chunk)
+            params: dict[str, Any]
+            if unnest is not None:
+                statement = unnest
+                params = {f"c{j}": column for j, column in enumerate(chunk)}
+            else:
+                statement = _insert_statement(
+                    database, table, columns, rows, returning and auto_key
+                )
+                names = _values_param_names(rows, len(columns))
+                params = dict(zip(names, chain.from_iterable(chunk), strict=True))
+            if not auto_key:
+                await database.execute(statement, params)
+                continue
+            if unnest is not None:
+                keys = await database.fetch_val(statement, params) or []
+            elif returning:
+                records = await database.fetch_records(statement, params)
+                # Auto keys of one INSERT are assigned in row order (VALUES order), but
+                # RETURNING's row order is not promised: sort the keys.
+                keys = sorted(map(itemgetter(0), records))
+            else:
+                last = (await database.execute(statement, params)).lastrowid
+                assert last is not None
+                if autoinc is None:  # SQLite: one writer, the last row's key
+                    keys = list(range(last - rows + 1, last + 1))
+                else:  # MySQL, one block of keys a statement: the first row's key
+                    step = autoinc[0]
+                    keys = list(range(last, last + rows * step, step))
         for state, key in zip(group.states[start:stop], keys, strict=True):
             state[pk_attname] = key
 
 
-async def _keys_from_lastrowid(
-    database: Database,
-    table: sa.Table,
-    statement: sa.TextClause,
-    params: dict[str, Any],
-    columns: tuple[str, ...],
-    chunk: list[list[Any]],
+async def _insert_one_by_one(
+    database: Database, table: sa.Table, columns: tuple[str, ...], chunk: list[list[Any]]
 ) -> list[int]:
-    """Run a multi-row INSERT without RETURNING and work out its rows' auto keys.
-
-    SQLite (one writer at a time) numbers the rows of one INSERT consecutively; ``lastrowid`` is
-    the last one's key. MySQL's is the first one's, and the others follow it by
-    ``@@auto_increment_increment`` only when InnoDB hands out one block of keys per statement
-    (``innodb_autoinc_lock_mode`` 0 or 1). In mode 2, MySQL 8's default and Galera's, a
-    multi-row INSERT running beside another may get keys that are not one block, so the rows
-    go one INSERT each (in one transaction), each with its own ``lastrowid``.
-    """
-    rows = len(chunk[0])
-    if database.features.backend == "sqlite":
-        last = (await database.execute(statement, params)).lastrowid
-        assert last is not None
-        return list(range(last - rows + 1, last + 1))
-    async with database.connection():  # the settings read are the session's that inserts
-        step, lock_mode = await _autoinc_settings(database)
-        if lock_mode in (0, 1):
-            first = (await database.execute(statement, params)).lastrowid
-            assert first is not None
-            return list(range(first, first + rows * step, step))
-        one = _insert_statement(database, table, columns, 1, False)
-        names = _values_param_names(1, len(columns))
-        keys = []
-        async with database.transaction():
-            for values in zip(*chunk, strict=True):
-                row = dict(zip(names, values, strict=True))
-                key = (await database.execute(one, row)).lastrowid
-                assert key is not None
-                keys.append(key)
-        return keys
+    """INSERT each row of ``chunk`` on its own, in one transaction; their ``lastrowid``s."""
+    one = _insert_statement(database, table, columns, 1, False)
+    names = _values_param_names(1, len(columns))
+    keys = []
+    async with database.transaction():
+        for values in zip(*chunk, strict=True):
+            row = dict(zip(names, values, strict=True))
+            key = (await database.execute(one, row)).lastrowid
+            assert key is not None
+            keys.append(key)
+    return keys
 
 
 async def _autoinc_settings(database: Database) -> tuple[int, int]:
-    """(``@@auto_increment_increment``, ``@@innodb_autoinc_lock_mode``) of this session."""
+    """(``@@auto_increment_increment``, ``@@innodb_autoinc_lock_mode``) of this session.
+
+    A multi-row INSERT's keys follow its ``lastrowid`` (the first row's) by the increment only
+    when InnoDB hands out one block of keys a statement (lock mode 0 or 1)."""
     row = await database.fetch_one("SELECT @@auto_increment_increment, @@innodb_autoinc_lock_mode")
     assert row is not None
     return int(row[0]), int(row[1])

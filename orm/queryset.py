@@ -28,6 +28,7 @@ from orm.query.compiler import (
     set_params,
     shape_key,
 )
+from orm.query.resolver import param_name
 from orm.query.state import QueryState
 
 if TYPE_CHECKING:
@@ -320,7 +321,7 @@ class QuerySet(Generic[_T]):
                     values: dict[str, Any] = {}
                     for binder, (_, raw) in zip(compiled.binders, items, strict=True):
                         for value in binder(raw):
-                            values[f"orm_{len(values)}"] = value
+                            values[param_name(len(values))] = value
                     values["orm_limit"] = 2
                     rows = await self._reader.fetch_records(compiled.statement, values)
                     if len(rows) == 1:

@@ -18,7 +18,7 @@ from orm.lookups import (
     lookup_condition,
     lookup_params,
 )
-from orm.query.resolver import Params, Resolver
+from orm.query.resolver import PARAM_NAMES, PRENAMED, Params, Resolver, param_name
 
 if TYPE_CHECKING:
     from orm.fields import Field
@@ -61,7 +61,8 @@ class Bound:
         for q in state.where:
             for raw in _leaf_values(q):
                 for value in next(binders)(raw):
-                    values[_PARAM_NAMES[count] if count < 64 else f"orm_{count}"] = value
+                    # param_name(count), inlined: this runs for every value of every query
+                    values[PARAM_NAMES[count] if count < PRENAMED else param_name(count)] = value
                     count += 1
         if state.limit is not None:
             values["orm_limit"] = state.limit
@@ -91,10 +92,6 @@ def _leaf_values(q: Q) -> list[Any]:
         else:
             found += _leaf_values(child)  # type: ignore[arg-type]
     return found
-
-
-#: ``orm_0``, ``orm_1``...: the names of filter parameters, made once.
-_PARAM_NAMES = [f"orm_{i}" for i in range(64)]
 
 
 class _Uncacheable(Exception):

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from orm.fields import Field
     from orm.models import Model
 
-__all__ = ["JoinStep", "Params", "Relation", "Resolver"]
+__all__ = ["PARAM_NAMES", "PRENAMED", "JoinStep", "Params", "Relation", "Resolver", "param_name"]
 
 SEP = "__"
 
@@ -47,6 +47,16 @@ class Relation(Protocol):
     def join_steps(self) -> list[tuple[sa.Table, str, str]]: ...
 
 
+#: ``orm_0``, ``orm_1``...: the names of filter parameters, in compile order (made once: a
+#: query of a known shape binds its values by these names on every call).
+PRENAMED = 64
+PARAM_NAMES = tuple(f"orm_{i}" for i in range(PRENAMED))
+
+
+def param_name(index: int) -> str:
+    return PARAM_NAMES[index] if index < PRENAMED else f"orm_{index}"
+
+
 class Params:
     """The bound parameters of one compiled query, named ``orm_0``, ``orm_1``, ... in order.
 
@@ -64,7 +74,7 @@ class Params:
         self.cacheable = True
 
     def bind(self, value: Any, type_: Any, *, expanding: bool = False) -> BindParameter[Any]:
-        name = f"orm_{self.count}"
+        name = param_name(self.count)
         self.count += 1
         self.values[name] = value
         return sa.bindparam(name, value, type_=type_, expanding=expanding)
