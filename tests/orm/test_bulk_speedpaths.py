@@ -419,12 +419,15 @@ async def test_mysql_keys_follow_auto_increment_increment(
         await db.execute("SET SESSION auto_increment_increment = 3")
         try:
             objs = [Piece(title=f"s{i}") for i in range(40)]
-            await Piece.objects.bulk_create(objs, batch_size=15)
+            async with db.capture_queries() as captured:
+                await Piece.objects.bulk_create(objs, batch_size=15)
             rows = await Piece.objects.order_by("id").values_list("id", "title")
         finally:
             await db.execute("SET SESSION auto_increment_increment = 1")
     assert rows == [(o.id, o.title) for o in objs]
     assert objs[1].id - objs[0].id == 3
+    # the settings are read once for the three chunks, on the connection that inserts them
+    assert sum("@@auto_increment_increment" in sql for sql in captured.statements) == 1
 
 
 @pytest.mark.backends("mysql")
