@@ -193,6 +193,7 @@ class Model(metaclass=ModelMeta):
         @property
         def id(self) -> Any:
             """The automatic primary key (``Integer``), unless the model declares its own."""
+
         @id.setter
         def id(self, value: Any) -> None: ...
 
