@@ -19,7 +19,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, NamedTuple
 
 from pydantic import (
     AfterValidator,
@@ -27,6 +27,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     JsonValue,
+    Strict,
     create_model,
     model_validator,
 )
@@ -80,42 +81,64 @@ class ModelSchema(BaseModel):
         model = cls.__orm_model__
         if not isinstance(data, model):
             raise ValueError(f"expected a {model.__name__} instance, got {type(data).__name__}")
-        readers: tuple[tuple[str, Reader], ...] | None = cls.__dict__.get("__orm_readers__")
-        if readers is None:
-            readers = _readers(cls)
-            type.__setattr__(cls, "__orm_readers__", readers)
-        values: dict[str, Any] = {}
-        for key, read in readers:
-            try:
+        plan: _Plan | None = cls.__dict__.get("__orm_plan__")
+        if plan is None:
+            plan = _plan(cls)
+            type.__setattr__(cls, "__orm_plan__", plan)
+        try:
+            values = dict(zip(plan.column_keys, plan.columns(data), strict=True))
+            for key, read in plan.others:
                 value = read(data)
-            except (RelationNotLoaded, FieldNotLoaded) as exc:
-                raise type(exc)(f"{cls.__name__}: {exc}") from None
-            if value is not _MISSING:
-                values[key] = value
+                if value is not _MISSING:
+                    values[key] = value
+        except (RelationNotLoaded, FieldNotLoaded) as exc:
+            raise type(exc)(f"{cls.__name__}: {exc}") from None
         return values
 
 
-def _readers(schema: type[ModelSchema]) -> tuple[tuple[str, Reader], ...]:
+class _Plan(NamedTuple):
+    """How a schema reads an instance: its columns in one C-level call, then the rest."""
+
+    column_keys: tuple[str, ...]
+    columns: Callable[[Model], tuple[Any, ...]]
+    others: tuple[tuple[str, Reader], ...]
+
+
+def _plan(schema: type[ModelSchema]) -> _Plan:
     """For each field of ``schema``: the key pydantic validates it from (its alias, when it has
     one) and how to read its value from an instance."""
-    readers = []
+    model = schema.__orm_model__
+    column_keys: list[str] = []
+    attributes: list[str] = []
+    others: list[tuple[str, Reader]] = []
     for name, info in schema.model_fields.items():
         alias = info.validation_alias if isinstance(info.validation_alias, str) else info.alias
         attribute = schema.__orm_names__.get(name, alias or name)
-        readers.append((alias or name, _reader(schema.__orm_model__, attribute)))
-    return tuple(readers)
+        if attribute in model._meta.by_attname:
+            # A missing value raises FieldNotLoaded (only()/defer()) or RelationNotLoaded (a
+            # reference standing for an unloaded relation).
+            column_keys.append(alias or name)
+            attributes.append(attribute)
+        else:
+            others.append((alias or name, _reader(model, attribute)))
+    return _Plan(tuple(column_keys), _tuple_getter(attributes), tuple(others))
+
+
+def _tuple_getter(attributes: list[str]) -> Callable[[Model], tuple[Any, ...]]:
+    if len(attributes) > 1:
+        return operator.attrgetter(*attributes)
+    if attributes:
+        one = operator.attrgetter(attributes[0])
+        return lambda obj: (one(obj),)
+    return lambda obj: ()
 
 
 # -- reading an instance -------------------------------------------------------------------------
 
 
 def _reader(model: type[Model], name: str) -> Reader:
-    """How to read ``name`` (a column, a relation or any attribute) from a ``model`` instance."""
+    """How to read ``name`` (a relation or any attribute, not a column) from an instance."""
     meta = model._meta
-    if name in meta.by_attname:
-        # A missing value raises FieldNotLoaded (only()/defer()) or RelationNotLoaded (a
-        # reference standing for an unloaded relation).
-        return operator.attrgetter(name)
     relation = meta.fields.get(name) or meta.related.get(name)
     if isinstance(relation, ForeignKey):
         return _forward_reader(model, relation)
@@ -199,7 +222,7 @@ def _column_type(field: Field[Any]) -> Any:
 
 def _value_type(field: Field[Any]) -> Any:
     if isinstance(field, orm_fields.Integer | orm_fields.BigInteger | orm_fields.SmallInteger):
-        return Annotated[int, PydanticField(ge=field.min_value, le=field.max_value)]
+        return Annotated[int, Strict(), PydanticField(ge=field.min_value, le=field.max_value)]
     if isinstance(field, orm_fields.String):
         return Annotated[str, PydanticField(max_length=field.max_length)]
     if isinstance(field, orm_fields.Decimal):
@@ -217,9 +240,10 @@ def _value_type(field: Field[Any]) -> Any:
     return Any  # a custom field: the model validates its values
 
 
+# Numbers and booleans are strict, as the model is: no `true` for an int, no "1" for a bool.
 _SIMPLE_TYPES: tuple[tuple[type[Field[Any]], Any], ...] = (
-    (orm_fields.Float, float),
-    (orm_fields.Boolean, bool),
+    (orm_fields.Float, Annotated[float, Strict()]),
+    (orm_fields.Boolean, Annotated[bool, Strict()]),
     (orm_fields.Text, str),
     (orm_fields.Binary, bytes),
     (orm_fields.DateTime, AwareDatetime),
@@ -282,6 +306,11 @@ def _relation_definition(
         raise FieldError(
             f"relations[{name!r}]: {target_schema.__name__} is a schema of "
             f"{described.__name__}, but {model.__name__}.{name} holds {target.__name__} objects"
+        )
+    if described is None and not target_schema.model_config.get("from_attributes"):
+        raise TypeError(
+            f"relations[{name!r}]: {target_schema.__name__} cannot read {target.__name__} "
+            f"objects; use orm.schema({target.__name__}) (or set from_attributes=True)"
         )
     annotation: Any
     if relation.multi_valued:

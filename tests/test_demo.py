@@ -95,9 +95,11 @@ def test_a_database_it_cannot_reach_is_one_line(url: str, message: str) -> None:
 
 def make_plan(target: str, tmp_path: Path) -> str:
     """The commands ``make TARGET`` would run on a machine without the virtual environment."""
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MAKELEVEL", "MFLAGS"}}
     done = subprocess.run(
-        ["make", "--dry-run", target, f"VENV={tmp_path / 'venv'}"],
+        ["make", "--dry-run", "--no-print-directory", target, f"VENV={tmp_path / 'venv'}"],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,

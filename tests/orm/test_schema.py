@@ -190,6 +190,12 @@ def test_types_and_constraints_in_the_json_schema() -> None:
         ("data", None, "null is not allowed"),
         ("flag", None, "valid boolean"),
         ("day", "yesterday", "valid date"),
+        # numbers and booleans are as strict as the model: no bool for an int, no 1 for a bool
+        ("integer", True, "valid integer"),
+        ("big", "5", "valid integer"),
+        ("floating", True, "valid number"),
+        ("flag", 1, "valid boolean"),
+        ("flag", "true", "valid boolean"),
     ],
 )
 def test_bad_values_are_refused_like_the_model_does(field: str, value: Any, problem: str) -> None:
@@ -480,6 +486,44 @@ def test_relations_need_a_schema_of_their_target() -> None:
     with pytest.raises(orm.FieldError, match=r"LabelRead is a schema of Label, but Novel\.writer "
                        r"holds Writer objects"):  # fmt: skip
         orm.schema(Novel, relations={"writer": orm.schema(Label)})
+
+
+def test_a_hand_written_nested_schema_must_read_attributes() -> None:
+    class WriterOut(pydantic.BaseModel):
+        name: str
+
+    with pytest.raises(TypeError, match=r"relations\['writer'\]: WriterOut cannot read Writer "
+                       r"objects; use orm.schema\(Writer\)"):  # fmt: skip
+        orm.schema(Novel, relations={"writer": WriterOut})
+
+    class WriterAttributes(WriterOut):
+        model_config = pydantic.ConfigDict(from_attributes=True)
+
+    schema = orm.schema(Novel, include=["title"], relations={"writer": WriterAttributes})
+    novel = Novel(title="Dune", writer=Writer(id=1, name="Ann"))
+    assert schema.model_validate(novel).model_dump() == {"title": "Dune", "writer": {"name": "Ann"}}
+
+
+def test_custom_fields_take_their_base_type_or_any() -> None:
+    class Upper(orm.String[str]):
+        def coerce(self, value: Any) -> Any:
+            return super().coerce(value).upper()
+
+    class Opaque(orm.Field[Any]):
+        def sa_type(self) -> Any:
+            return orm.Text().sa_type()
+
+    custom = orm.ModelRegistry()
+
+    class Shout(orm.Model):
+        registry = custom
+        word = Upper(max_length=5)
+        blob = Opaque()
+
+    schema = orm.schema(Shout, mode="create")
+    assert schema.model_validate({"word": "abc", "blob": object}).word == "abc"
+    with pytest.raises(pydantic.ValidationError):
+        schema.model_validate({"word": "abcdef", "blob": 1})
 
 
 def test_request_schemas_take_keys_not_nested_objects() -> None:
