@@ -14,18 +14,16 @@ if TYPE_CHECKING:
 
     from orm.models import Model
 
-__all__ = ["INSTALL_HINT", "SchemaMode", "schema"]
+__all__ = ["INSTALL_HINT", "schema"]
 
 #: How to get pydantic with this package (the ``pydantic`` extra).
 INSTALL_HINT = 'pip install "asyncdb[pydantic]"'
-
-SchemaMode = Literal["read", "create", "update"]
 
 
 def schema(
     model: type[Model],
     *,
-    mode: SchemaMode = "read",
+    mode: Literal["read", "create", "update"] = "read",
     include: Iterable[str] | None = None,
     exclude: Iterable[str] = (),
     relations: Mapping[str, type[BaseModel]] | None = None,

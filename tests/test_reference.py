@@ -85,7 +85,7 @@ def test_signatures_carry_types(reference: str) -> None:
 
     assert "-> int" in signature("orm.QuerySet.count")
     assert "query: Query" in signature("asyncdb.Database.fetch_all")
-    assert "mode: SchemaMode" in signature("orm.schema")
+    assert 'mode: Literal["read", "create", "update"]' in signature("orm.schema")
 
 
 def test_internal_helpers_are_private(anchors: set[str]) -> None:
