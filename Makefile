@@ -1,21 +1,31 @@
 # Every target creates or refreshes the virtual environment first, so a fresh machine
-# needs nothing but Python, pip and the database servers.
+# needs nothing but Python, pip and the database servers. One environment, two installs:
+# `make demo` installs the package alone (what a user gets), every other target the package
+# with the `dev` extra (test, lint, type and docs tools, the example apps' frameworks).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+DEMO_STAMP := $(VENV)/.demo-stamp
+STAMP := $(VENV)/.dev-stamp
 
-.PHONY: demo test lint typecheck bench docs clean
+.PHONY: venv demo test lint typecheck bench docs clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+# The dev install holds everything the demo needs: it satisfies the demo's stamp too.
+$(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $@ $(DEMO_STAMP)
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/python -m demo.app
 
 lint: $(STAMP)

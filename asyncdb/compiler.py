@@ -434,7 +434,7 @@ def utc_naive_bind(inner: Processor | None) -> Processor:
 
 
 def utc_aware_result(inner: Processor | None) -> Processor:
-    """Give back the naive UTC values stored by :func:`utc_naive_bind` as aware datetimes."""
+    """Give back the naive UTC values stored by ``utc_naive_bind`` as aware datetimes."""
 
     def process(value: Any) -> Any:
         if inner is not None:

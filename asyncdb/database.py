@@ -2,7 +2,7 @@
 
 How a statement flows: compile (cached) → the connection pinned to this task by an open
 ``transaction()``/``connection()`` block, else one checked out of the pool for this statement
-alone → run on the driver (errors mapped by the backend) → rows wrapped in :class:`Row` →
+alone → run on the driver (errors mapped by the backend) → rows wrapped in ``Row`` →
 the connection goes back to the pool before the call returns (no round trip when idle).
 """
 
@@ -86,14 +86,14 @@ class Database:
     pool for one statement and gives it back before returning, so awaiting anything else between
     two queries holds no connection. Pool options come from keyword arguments or the URL's query
     string (keywords win): ``min_size`` (1), ``max_size`` (10), ``acquire_timeout`` (30 s,
-    then :class:`PoolTimeout`), ``max_lifetime`` (3600 s), ``max_idle`` (600 s) and
+    then ``PoolTimeout``), ``max_lifetime`` (3600 s), ``max_idle`` (600 s) and
     ``check_idle_after`` (10 s: connections idle longer are pinged before use). Other options
     go to the driver (``ssl``, ``statement_cache_size``, ``charset``, ``timeout``, ...).
 
     ``force_rollback=True`` runs everything in one transaction rolled back at ``disconnect()``
     (for tests); transactions inside it are savepoints. ``timeout`` is the default per-statement
     timeout in seconds (each call may pass its own ``timeout=``): a statement still running
-    then is cancelled on the server and :class:`QueryTimeout` is raised.
+    then is cancelled on the server and ``QueryTimeout`` is raised.
 
     ``replicas`` lists read replicas (URLs of the same backend, pool options shared): reads
     outside transactions — ``fetch_*`` and ``iterate`` of a SELECT without FOR UPDATE/SHARE —
@@ -178,11 +178,12 @@ class Database:
 
     @property
     def is_connected(self) -> bool:
+        """True between ``connect()`` and ``disconnect()``."""
         return self._pool is not None
 
     @property
     def features(self) -> Features:
-        """What this backend supports (see :class:`asyncdb.Features`)."""
+        """What this backend supports (see ``asyncdb.Features``)."""
         return self._backend.features
 
     @property
@@ -297,7 +298,7 @@ class Database:
     ) -> list[Sequence[Any]]:
         """Run ``query`` and return all its rows as the driver's own sequences (asyncpg
         ``Record`` objects, tuples; tuples of the converted values when a column type converts
-        values), without building a :class:`Row` for each: the values ``fetch_all`` gives, by
+        values), without building a ``Row`` for each: the values ``fetch_all`` gives, by
         position only. For code that turns rows into its own objects (the ORM does); access by
         name needs ``fetch_all``."""
         cq, args = self._compiler.compile(query, values)
@@ -465,10 +466,11 @@ class Database:
             captures.reset(token)
 
     def add_hook(self, hook: Hook) -> None:
-        """Call ``hook(info)`` around every statement (see :mod:`asyncdb.hooks`)."""
+        """Call ``hook(info)`` around every statement (see ``asyncdb.hooks``)."""
         self._hooks.append(hook)
 
     def remove_hook(self, hook: Hook) -> None:
+        """Stop calling ``hook``; ValueError if it was not added."""
         self._hooks.remove(hook)
 
     # -- internals -------------------------------------------------------------------------------
@@ -703,7 +705,7 @@ class Database:
 
     async def _bounded(self, conn: PooledConnection, awaitable: Awaitable[T], timeout: float) -> T:
         """Await ``awaitable``; past ``timeout`` cancel the statement on the server and raise
-        :class:`QueryTimeout`, leaving the connection usable (or discarding it when the server
+        ``QueryTimeout``, leaving the connection usable (or discarding it when the server
         does not answer the cancellation)."""
         task = asyncio.ensure_future(awaitable)
         try:

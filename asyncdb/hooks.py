@@ -1,6 +1,6 @@
 """Instrumentation: the statement hook, DEBUG logging and query capture for tests.
 
-A hook is a callable that receives a :class:`StatementInfo` before the statement runs and returns
+A hook is a callable that receives a ``StatementInfo`` before the statement runs and returns
 a context manager (or ``None``) entered around it — the shape of a tracing span::
 
     @contextlib.contextmanager
@@ -39,6 +39,8 @@ class StatementInfo:
 
 
 Hook = Callable[[StatementInfo], AbstractContextManager[Any] | None]
+"""A statement hook: called with the ``StatementInfo`` before the statement runs; the context
+manager it returns (or ``None``) is entered around the statement (``Database.add_hook``)."""
 
 
 @dataclass(eq=False)

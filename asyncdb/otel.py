@@ -173,7 +173,7 @@ _instruments: weakref.WeakKeyDictionary[Meter, _Instruments] = weakref.WeakKeyDi
 
 
 class Instrumentation:
-    """What :func:`instrument` set up on one database; ``uninstrument()`` takes it off."""
+    """What ``instrument`` set up on one database; ``uninstrument()`` takes it off."""
 
     def __init__(
         self,

@@ -5,7 +5,7 @@
 
 The outermost transaction of a task tree takes a connection from the pool and pins it; a nested
 one is a SAVEPOINT on the same connection. Illegal moves (commit twice, rollback after commit)
-raise :class:`InterfaceError` saying what to do instead.
+raise ``InterfaceError`` saying what to do instead.
 """
 
 from __future__ import annotations

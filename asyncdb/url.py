@@ -46,7 +46,7 @@ def _supported() -> str:
 class DatabaseURL:
     """A parsed database URL.
 
-    ``str()`` and ``repr()`` never show the password; :attr:`password` gives it to code that
+    ``str()`` and ``repr()`` never show the password; ``password`` gives it to code that
     needs it. A malformed URL or an unknown scheme raises ``ValueError`` naming the supported
     schemes.
     """

@@ -1,7 +1,9 @@
 """``make demo``: a tour of asyncdb, orm and migrations on an embedded SQLite file.
 
 Set ``DATABASE_URL`` (``postgresql://...`` or ``mysql://...``) to run the same tour on a server;
-it removes what it created (a downgrade to ``base``) when it ends.
+it removes what it created (a downgrade to ``base``, then its own Alembic version table) when it
+ends, and leaves everything else in that database alone. A database it cannot reach is one line
+on stderr and exit status 1.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import sqlalchemy as sa
+
 import migrations
 import orm
-from asyncdb import Database
-from demo.models import Author, Book, Tag, models
+from asyncdb import Database, DatabaseError, DatabaseURL
+from demo.models import VERSION_TABLE, Author, Book, Tag, models
 
 MIGRATIONS = Path(__file__).resolve().parent / "db_migrations"
 SEED = [
@@ -161,6 +165,8 @@ async def main(url: str) -> None:
             models.database = db
             heading("clean up: downgrade to base")
             await migrations.downgrade(db, models, MIGRATIONS, revision="base")
+            version_table = sa.Table(VERSION_TABLE, sa.MetaData())
+            await db.execute(sa.schema.DropTable(version_table, if_exists=True))
             print("  done")
 
 
@@ -171,8 +177,23 @@ def default_url() -> str:
     return f"sqlite:///{path}"
 
 
-if __name__ == "__main__":
+def run(url: str) -> int:
+    """Run the tour on ``url``; return the exit status (1, after one line on stderr, when the
+    URL is malformed or the database cannot be reached or refuses the demo)."""
     started = time.perf_counter()
-    asyncio.run(main(os.environ.get("DATABASE_URL") or default_url()))
+    try:
+        DatabaseURL(url)
+    except ValueError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 1
+    try:
+        asyncio.run(main(url))
+    except (DatabaseError, migrations.MigrationError) as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 1
     print(f"\n(demo finished in {time.perf_counter() - started:.1f} s)")
-    sys.exit(0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(os.environ.get("DATABASE_URL") or default_url()))

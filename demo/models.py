@@ -6,6 +6,11 @@ import orm
 
 models = orm.ModelRegistry()  # the database is set by demo.app at start-up
 
+#: Where Alembic records the demo's revision (db_migrations/env.py): not the default
+#: ``alembic_version``, so the demo never meets the revisions of a database that already uses
+#: Alembic.
+VERSION_TABLE = "demo_alembic_version"
+
 
 class Author(orm.Model):
     registry = models

@@ -6,7 +6,7 @@ process take turns (Alembic keeps the running command in module globals), and ``
 ``downgrade`` also take a lock in the database, so replicas migrating at startup take turns.
 ``database`` is an asyncdb URL, an ``asyncdb.DatabaseURL`` or an ``asyncdb.Database``
 (migrations use their own short-lived connection to it). Every failure raises a
-:class:`~migrations.errors.MigrationError` with a one-line message.
+``MigrationError`` with a one-line message.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def _state(
 def init(directory: str | Path = DEFAULT_DIRECTORY) -> Path:
     """Create the migrations folder: ``env.py``, ``script.py.mako``, ``README`` and ``versions/``.
 
-    Return the folder's path. Raise :class:`MigrationError` when it exists and is not empty.
+    Return the folder's path. Raise ``MigrationError`` when it exists and is not empty.
     """
     path = Path(directory)
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
@@ -294,9 +294,9 @@ async def check(
     *,
     exclude_tables: Sequence[str] = (),
 ) -> None:
-    """Raise :class:`SchemaDiffers` when the models and the database schema differ.
+    """Raise ``SchemaDiffers`` when the models and the database schema differ.
 
-    Also fail (:class:`MigrationError`) when the database is not at the latest revision. For CI:
+    Also fail (``MigrationError``) when the database is not at the latest revision. For CI:
     ``migrate`` then ``check``.
     """
     state = _state(database, load_models(models), exclude_tables)
@@ -319,7 +319,7 @@ async def check(
 async def merge(directory: str | Path = DEFAULT_DIRECTORY, *, message: str | None = None) -> Path:
     """Write a revision that joins the current heads; return its path.
 
-    Raise :class:`MigrationError` when there is only one head (nothing to merge).
+    Raise ``MigrationError`` when there is only one head (nothing to merge).
     """
     path = Path(directory)
     config = alembic_config(path, EnvironmentState(url=None))

@@ -28,9 +28,9 @@ __all__ = [
     "sqlalchemy_url",
 ]
 
-#: ``init``'s default folder. Not ``migrations``: a folder of that name in the working directory
-#: can shadow this package on ``sys.path`` (editable installs especially).
 DEFAULT_DIRECTORY = "db_migrations"
+"""``init``'s default folder. Not ``migrations``: a folder of that name in the working directory
+can shadow this package on ``sys.path`` (editable installs especially)."""
 
 _SETTING_KEYS = ("url", "models", "dir", "exclude_tables")
 

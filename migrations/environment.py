@@ -1,8 +1,8 @@
 """What a migrations folder's ``env.py`` runs: Alembic's context, configured the way we want.
 
-The API (and so the command line) puts an :class:`EnvironmentState` into
+The API (and so the command line) puts an ``EnvironmentState`` into
 ``config.attributes[STATE_KEY]`` before it calls an ``alembic.command``; ``env.py`` calls
-:func:`run_environment`, which reads it. Online, the state carries a synchronous
+``run_environment``, which reads it. Online, the state carries a synchronous
 ``Connection`` obtained through ``AsyncConnection.run_sync`` — ``env.py`` never starts an event
 loop of its own, so everything works inside a running one.
 """
@@ -27,7 +27,7 @@ __all__ = ["STATE_KEY", "AppliedRevision", "EnvironmentState", "render_item", "r
 
 log = logging.getLogger("migrations")
 
-#: The key of :class:`EnvironmentState` in ``alembic.config.Config.attributes``.
+#: The key of ``EnvironmentState`` in ``alembic.config.Config.attributes``.
 STATE_KEY = "migrations.state"
 
 

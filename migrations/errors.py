@@ -1,7 +1,7 @@
 """The exceptions the ``migrations`` package raises.
 
 Every failure a user can cause (a bad ``--models`` path, an unreachable database, an unknown
-revision, two heads, models that differ from the database) is a :class:`MigrationError` whose
+revision, two heads, models that differ from the database) is a ``MigrationError`` whose
 message is one line that says what went wrong and, where there is one, what to do. The command
 line prints that line and exits non-zero; it never shows a traceback.
 """

@@ -33,7 +33,7 @@ class Rename:
 
     @classmethod
     def parse(cls, spec: str) -> Rename:
-        """Parse ``"table.old:new"``; raise :class:`MigrationError` when malformed."""
+        """Parse ``"table.old:new"``; raise ``MigrationError`` when malformed."""
         target, _, new = spec.partition(":")
         table, _, old = target.rpartition(".")
         if not (table and old and new) or "." in new:

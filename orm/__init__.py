@@ -51,6 +51,7 @@ from orm.queryset import QuerySet
 from orm.registry import ModelRegistry
 from orm.related import RelatedManager
 from orm.relations import CASCADE, RESTRICT, SET_NULL, ForeignKey, ManyToMany, OneToOne
+from orm.schemas import schema
 
 __all__ = [
     "CASCADE",
@@ -97,4 +98,5 @@ __all__ = [
     "Time",
     "ValidationError",
     "Value",
+    "schema",
 ]

@@ -460,6 +460,8 @@ class Decimal(Field[_T]):
 
 
 class Boolean(Field[_T]):
+    """``True`` or ``False`` (only a real ``bool``: ``1`` and ``"yes"`` are refused)."""
+
     type_label = "bool"
 
     @overload
@@ -606,6 +608,8 @@ class Binary(Field[_T]):
 
 
 class Date(Field[_T]):
+    """A ``datetime.date`` (a ``datetime.datetime`` is refused: it is not a day)."""
+
     type_label = "datetime.date"
 
     @overload

@@ -4,8 +4,8 @@ A model class holds no descriptor for its plain fields (see ``ModelMeta``), so C
 stores the attributes of its instances on its fastest paths. The instances that miss values — a
 reference (``book.author`` before it is loaded: only its key is known) and a row loaded with
 ``only()``/``defer()`` — are of a subclass made for the purpose, with the same name, whose
-``__getattr__`` turns a missing field into :class:`RelationNotLoaded` or
-:class:`FieldNotLoaded` instead of a bare ``AttributeError``. ``isinstance(obj, Book)`` holds
+``__getattr__`` turns a missing field into ``RelationNotLoaded`` or
+``FieldNotLoaded`` instead of a bare ``AttributeError``. ``isinstance(obj, Book)`` holds
 for them; ``type(obj) is Book`` does not until ``await obj.load()`` has filled them in.
 """
 

@@ -78,9 +78,9 @@ class ModelMeta(type):
         cls._meta = meta  # type: ignore[attr-defined]
         if tablename in registry.metadata.tables:
             raise _model_error(name, f"table {tablename!r} is already used by another model")
-        meta.table = registry.table_for(cls, [f.build_column() for f in meta.concrete_fields])  # type: ignore[arg-type]
+        meta.table = registry._table_for(cls, [f.build_column() for f in meta.concrete_fields])  # type: ignore[arg-type]
         cls.table = meta.table  # type: ignore[attr-defined]
-        registry.register(cls)  # type: ignore[arg-type]
+        registry._register(cls)  # type: ignore[arg-type]
         for field in list(fields.values()):
             contribute = getattr(field, "contribute_to_class", None)
             if contribute is not None:
@@ -177,16 +177,23 @@ class Model(metaclass=ModelMeta):
     """
 
     registry: ClassVar[ModelRegistry]
+    """The ``ModelRegistry`` the model belongs to (set in the class body, or on a base)."""
     tablename: ClassVar[str]
+    """The table's name; default: the class name in snake_case (``BookTag`` -> ``book_tag``)."""
     abstract: ClassVar[bool] = False
+    """``abstract = True`` in a class body: a base whose fields its subclasses get; no table."""
     table: ClassVar[sa.Table]
+    """The model's SQLAlchemy ``Table`` (for Core statements through ``asyncdb``)."""
     _meta: ClassVar[Options]
     objects: ClassVar[Manager] = Manager()
+    """``Model.objects``: a ``QuerySet`` over every row (reachable on the class only)."""
 
     if TYPE_CHECKING:
         # The automatic primary key; a model that declares its own `id` field overrides it.
         @property
-        def id(self) -> Any: ...
+        def id(self) -> Any:
+            """The automatic primary key (``Integer``), unless the model declares its own."""
+
         @id.setter
         def id(self, value: Any) -> None: ...
 

@@ -167,10 +167,15 @@ class QuerySet(Generic[_T]):
         return self._derive(state)
 
     def limit(self, count: int) -> QuerySet[_T]:
+        """At most ``count`` rows (``LIMIT``); ``count`` is a non-negative int (else TypeError).
+
+        ``qs[a:b]`` is the same as ``qs.offset(a).limit(b - a)``.
+        """
         _check_count("limit", count)
         return self._clone(limit=count)
 
     def offset(self, count: int) -> QuerySet[_T]:
+        """Skip the first ``count`` rows (``OFFSET``); a non-negative int (else TypeError)."""
         _check_count("offset", count)
         return self._clone(offset=count)
 
@@ -198,6 +203,8 @@ class QuerySet(Generic[_T]):
         return self._derive(state)
 
     def distinct(self) -> QuerySet[_T]:
+        """Drop duplicate rows (``SELECT DISTINCT``), e.g. after a filter across a multi-valued
+        relation that matched one object several times."""
         return self._clone(distinct=True)
 
     def only(self, *names: str) -> QuerySet[_T]:
@@ -398,10 +405,12 @@ class QuerySet(Generic[_T]):
         return fresh, dict(fresh.values)  # callers add to it; the cached values stay as built
 
     async def count(self) -> int:
+        """The number of rows the queryset matches, counted by the database (one query)."""
         bound, values = self._shaped("count", None, lambda: compile_count(self._state))
         return int(await self._reader.fetch_val(bound.statement, values))
 
     async def exists(self) -> bool:
+        """Whether the queryset matches at least one row (one query that reads one row at most)."""
         bound, values = self._shaped("exists", None, lambda: compile_exists(self._state))
         values["orm_limit"] = 1
         return await self._reader.fetch_one(bound.statement, values) is not None

@@ -34,8 +34,11 @@ class ModelRegistry:
 
     def __init__(self, database: Database | None = None) -> None:
         self.database = database
+        """The ``Database`` the models query (``None`` until one is set)."""
         self.metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+        """The SQLAlchemy ``MetaData`` holding the models' tables (what migrations compare)."""
         self.models: dict[str, type[Model]] = {}
+        """The registered models by class name."""
         # Callbacks that finish a relation once its target model is registered; each returns
         # True when it could run.
         self._pending: list[tuple[str, Callable[[], bool]]] = []
@@ -46,22 +49,23 @@ class ModelRegistry:
 
     # -- models --------------------------------------------------------------------------------
 
-    def register(self, model: type[Model]) -> None:
+    def _register(self, model: type[Model]) -> None:
         name = model.__name__
         if name in self.models:
             raise ORMError(f"a model named {name!r} is already registered in this registry")
         self.models[name] = model
-        self.resolve_pending()
+        self._resolve_pending()
 
     def get_model(self, name: str) -> type[Model] | None:
+        """The model class called ``name`` in this registry, or ``None``."""
         return self.models.get(name)
 
-    def defer(self, description: str, callback: Callable[[], bool]) -> None:
+    def _defer(self, description: str, callback: Callable[[], bool]) -> None:
         """Run ``callback`` now if it can, else each time a model registers until it can."""
         if not callback():
             self._pending.append((description, callback))
 
-    def resolve_pending(self) -> None:
+    def _resolve_pending(self) -> None:
         if self._resolving:
             return  # a model defined while resolving (an automatic link table) waits its turn
         self._resolving = True
@@ -77,13 +81,14 @@ class ModelRegistry:
             self._resolving = False
 
     def check(self) -> None:
-        """Raise if any relation still points at a model that was never defined."""
-        self.resolve_pending()
+        """Raise ``ORMError`` if a relation still points at a model that was never defined."""
+        self._resolve_pending()
         if self._pending:
             problems = "; ".join(description for description, _ in self._pending)
             raise ORMError(f"unresolved relations: {problems}")
 
     def get_database(self) -> Database:
+        """The ``Database`` set on the registry; ``ORMError`` saying how to set one if none is."""
         if self.database is None:
             raise ORMError(
                 "this ModelRegistry has no database: create it with "
@@ -108,5 +113,5 @@ class ModelRegistry:
         for table in reversed(self.metadata.sorted_tables):
             await db.execute(DropTable(table, if_exists=True))
 
-    def table_for(self, model: type[Model], columns: list[sa.Column[Any]]) -> sa.Table:
+    def _table_for(self, model: type[Model], columns: list[sa.Column[Any]]) -> sa.Table:
         return sa.Table(model.tablename, self.metadata, *columns)

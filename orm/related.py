@@ -38,7 +38,13 @@ class _KeysOf:
 
 
 class RelatedManager(QuerySet[_T]):
-    """The related rows of one instance; see the module docstring."""
+    """The related objects of one instance (``author.books``, ``book.tags``).
+
+    A ``QuerySet`` over them (``await author.books.all()``, ``.filter(...)``, ``.count()``),
+    plus ``create``, and ``add``/``remove``/``clear``/``set`` for many-to-many links. Its
+    plain-Python side (``list()``, ``len()``, iteration, ``in``, ``[i]``) reads what
+    ``prefetch_related`` loaded and raises ``RelationNotLoaded`` otherwise: it never queries.
+    """
 
     __slots__ = ("instance", "relation")
 

@@ -32,8 +32,11 @@ __all__ = [
 ]
 
 CASCADE = "CASCADE"
+"""``on_delete``: deleting the target deletes the rows that point at it."""
 SET_NULL = "SET NULL"
+"""``on_delete``: deleting the target sets the key to NULL (the field needs ``null=True``)."""
 RESTRICT = "RESTRICT"
+"""``on_delete``: deleting a target that rows still point at fails with ``IntegrityError``."""
 _ON_DELETE = (CASCADE, SET_NULL, RESTRICT)
 
 _M = TypeVar("_M", bound="Model")
@@ -159,7 +162,7 @@ class ForeignKey(Field[_T]):
 
     def contribute_to_class(self, model: type[Model]) -> None:
         target = self.to if isinstance(self.to, str) else self.to.__name__
-        model._meta.registry.defer(
+        model._meta.registry._defer(
             f"{model.__name__}.{self.name} -> {target!r} (no such model in the registry)",
             lambda: self._resolve(model),
         )
@@ -443,7 +446,7 @@ class ManyToMany(Field[_T], Generic[_T]):
 
     def contribute_to_class(self, model: type[Model]) -> None:
         target = self.to if isinstance(self.to, str) else self.to.__name__
-        model._meta.registry.defer(
+        model._meta.registry._defer(
             f"{model.__name__}.{self.name} -> {target!r} (no such model in the registry)",
             lambda: self._resolve(model),
         )

@@ -37,7 +37,7 @@ async def create_test_database(url: str, directory: Path) -> str:
 
 
 async def drop_test_database(url: str, test_url: str) -> None:
-    """Drop the database :func:`create_test_database` made (nothing for SQLite)."""
+    """Drop the database ``create_test_database`` made (nothing for SQLite)."""
     parsed = DatabaseURL(test_url)
     if parsed.backend == "sqlite" or test_url == url or parsed.database is None:
         return

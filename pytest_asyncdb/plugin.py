@@ -5,7 +5,7 @@ connected inside the test's event loop: everything the test does — directly, i
 (``gather``, ``create_task``, ``TaskGroup``), and in ``transaction()`` blocks, which become
 savepoints — runs in one transaction that is rolled back when the test ends. The schema is
 built once per session beforehand, on a worker thread with its own loop (see
-:mod:`pytest_asyncdb.schema`), so it works with any pytest-asyncio loop scope and mode.
+``pytest_asyncdb.schema``), so it works with any pytest-asyncio loop scope and mode.
 """
 
 from __future__ import annotations

@@ -57,8 +57,8 @@ def run_in_thread(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 
 class SessionSchema:
-    """Builds the schema for one session (:meth:`create`) and removes what it added
-    (:meth:`destroy`)."""
+    """Builds the schema for one session (``create``) and removes what it added
+    (``destroy``)."""
 
     def __init__(
         self, url: str, registries: Sequence[orm.ModelRegistry], migrations_dir: Path | None
@@ -125,7 +125,7 @@ class SessionSchema:
             self.created_tables = [VERSION_TABLE]
 
     async def destroy(self) -> None:
-        """Remove what :meth:`create` added."""
+        """Remove what ``create`` added."""
         if self.migrated_from_base:
             import migrations
 

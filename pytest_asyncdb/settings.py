@@ -74,7 +74,7 @@ def find_url(config: pytest.Config) -> Found | None:
 
 
 def require_url(config: pytest.Config) -> str:
-    """Return the test database URL; raise :class:`ConfigError` when none is set or it is bad."""
+    """Return the test database URL; raise ``ConfigError`` when none is set or it is bad."""
     found = find_url(config)
     if found is None:
         raise ConfigError(
@@ -134,7 +134,7 @@ def _import_registry(path: str) -> orm.ModelRegistry:
 
 def registries(value: object) -> list[orm.ModelRegistry]:
     """What the ``asyncdb_registry`` fixture returned, as a list: ``None``, a registry, or
-    several; raise :class:`ConfigError` for anything else (an override returning a module)."""
+    several; raise ``ConfigError`` for anything else (an override returning a module)."""
     if value is None:
         return []
     if isinstance(value, orm.ModelRegistry):

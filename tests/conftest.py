@@ -75,8 +75,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
-        marker = metafunc.definition.get_closest_marker("backends")
-        names = marker.args if marker else BACKENDS
+        # Every `backends` mark applies: the test's own and its module's (`pytestmark`), so a
+        # module that re-runs tests written for all backends can narrow them to some.
+        names = [
+            name
+            for name in BACKENDS
+            if all(name in mark.args for mark in metafunc.definition.iter_markers("backends"))
+        ]
         metafunc.parametrize("backend", names)
 
 

@@ -1,4 +1,4 @@
-"""Backends: one module per driver behind the small interface in :mod:`.base`.
+"""Backends: one module per driver behind the small interface in ``asyncdb.backends.base``.
 
 Drivers are imported lazily: a backend module is imported only when a URL of its scheme is used,
 so a SQLite-only user never imports asyncpg.
@@ -17,7 +17,7 @@ _MODULES = {"postgresql": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
 
 
 def load_backend(name: str, **options: Any) -> Backend:
-    """Import the backend for ``name`` (a :attr:`DatabaseURL.backend`) and create it."""
+    """Import the backend for ``name`` (a ``DatabaseURL.backend``) and create it."""
     module = importlib.import_module(f"{__name__}.{_MODULES[name]}")
     backend: Backend = module.create_backend(**options)
     return backend

@@ -1,6 +1,6 @@
 """The interface every backend implements, and the features flags that declare differences.
 
-Backend differences live in :class:`Features`, never in ``if backend == ...`` chains elsewhere.
+Backend differences live in ``Features``, never in ``if backend == ...`` chains elsewhere.
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     async def connect(self) -> RawConnection:
-        """Open one new connection (errors mapped to :class:`OperationalError`)."""
+        """Open one new connection (errors mapped to ``OperationalError``)."""
 
     async def prepare(self) -> None:  # noqa: B027 - optional hook
         """Run once when the database connects, before the first pooled connection."""

@@ -6,6 +6,7 @@ connection and the models' metadata. Keyword arguments to ``run_environment`` go
 ``run_environment(include_object=my_filter)``.
 """
 
+from demo.models import VERSION_TABLE
 from migrations.environment import run_environment
 
-run_environment()
+run_environment(version_table=VERSION_TABLE)

@@ -1,27 +1,15 @@
-"""``python -m examples.fastapi_app``: create the tables that are missing, then serve on :8000.
+"""``python -m examples.fastapi_app [--port N] [--host H]``: create the tables, then serve.
 
-A real deployment creates and changes its tables with migrations instead:
-``python -m migrations --models examples.fastapi_app.models:models ...`` (docs/migrations.md).
+Also runs from any directory as ``python path/to/examples/fastapi_app`` (see examples/serve.py).
 """
 
-from __future__ import annotations
+import sys
+from pathlib import Path
 
-import asyncio
-import os
+if not __package__:  # run as a path: make the package ``examples`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import uvicorn
-
-from asyncdb import Database
-
-from .app import DEFAULT_DATABASE_URL, app
-from .models import models
-
-
-async def create_tables(url: str) -> None:
-    async with Database(url) as database:
-        await models.create_all(database)
-
+from examples.serve import serve
 
 if __name__ == "__main__":
-    asyncio.run(create_tables(os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)))
-    uvicorn.run(app)
+    serve("fastapi_app")

@@ -18,8 +18,10 @@ Endpoints::
     POST /authors               {"name", "first_book": {"title", "year"}} -> 201, 422, 409:
                                 the author and the book are written in one transaction
 
-Pydantic checks the shape of the input; the ORM checks the values against the model (a title
-longer than ``max_length`` ...). Both answer 422 in FastAPI's format:
+The request and response bodies are pydantic models generated from the ORM models
+(``orm.schema``), so the input is checked against the fields' rules (types, ``max_length``,
+``null``) before the handler runs; the ORM checks again before any SQL (a tag name too long, in
+a list of names). Both answer 422 in FastAPI's format:
 ``{"detail": [{"loc": ["body", "title"], "msg": "...", "type": "..."}]}``.
 """
 
@@ -33,7 +35,7 @@ from typing import Annotated
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import Field, field_validator
 
 import orm
 from asyncdb import Database, IntegrityError
@@ -46,58 +48,42 @@ DEFAULT_DATABASE_URL = "sqlite:///bookshop.db"
 
 
 # -- request and response bodies ---------------------------------------------------------------
+#
+# Generated from the models by orm.schema, so they follow the fields: max_length, null, defaults,
+# types. A request body leaves out the automatic key; a response nests a relation only where it
+# is named (and the handler loads it).
+
+AuthorOut = orm.schema(Author, name="AuthorOut")  # id, name
 
 
-class NewBook(BaseModel):
-    title: str
-    year: int | None = None
-    author_id: int
+class BookOut(orm.schema(Book, exclude=["author_id"], relations={"author": AuthorOut})):
+    """A book with its author and the names of its tags."""
+
+    tags: list[str]  # read from the prefetched Tag objects: their names
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def tag_names(cls, tags: list[Tag | str]) -> list[str]:
+        return sorted(tag.name if isinstance(tag, Tag) else tag for tag in tags)
+
+
+class NewBook(orm.schema(Book, mode="create")):
+    """title, year (optional), author_id, and tags by name (created when missing)."""
+
     tags: list[str] = Field(default_factory=list)
 
 
-class FirstBook(BaseModel):
-    title: str
-    year: int | None = None
+FirstBook = orm.schema(Book, mode="create", include=["title", "year"], name="FirstBook")
 
 
-class NewAuthor(BaseModel):
-    name: str
+class NewAuthor(orm.schema(Author, mode="create")):
+    """An author and their first book, created together."""
+
     first_book: FirstBook
 
 
-class AuthorOut(BaseModel):
-    id: int
-    name: str
-
-
-class BookOut(BaseModel):
-    id: int
-    title: str
-    year: int | None
-    author: AuthorOut
-    tags: list[str]
-
-    @classmethod
-    def of(cls, book: Book) -> BookOut:
-        """``book`` must come with its author and tags loaded (``books_with_relations``)."""
-        return cls(
-            id=book.id,
-            title=book.title,
-            year=book.year,
-            author=AuthorOut(id=book.author.id, name=book.author.name),
-            tags=sorted(tag.name for tag in book.tags),
-        )
-
-
-class BookSummary(BaseModel):
-    id: int
-    title: str
-
-
-class AuthorWithBooks(BaseModel):
-    id: int
-    name: str
-    books: list[BookSummary]
+BookSummary = orm.schema(Book, include=["id", "title"], name="BookSummary")
+AuthorWithBooks = orm.schema(Author, relations={"books": BookSummary}, name="AuthorWithBooks")
 
 
 # -- input errors ------------------------------------------------------------------------------
@@ -155,7 +141,7 @@ async def list_books(
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> list[BookOut]:
     books = await books_with_relations().order_by("id")[offset : offset + limit]
-    return [BookOut.of(book) for book in books]
+    return [BookOut.model_validate(book) for book in books]
 
 
 @router.get("/books/{book_id}")
@@ -164,7 +150,7 @@ async def get_book(book_id: int) -> BookOut:
         book = await books_with_relations().get(id=book_id)
     except (orm.NoMatch, orm.ValidationError):  # no such row; an id out of range has none either
         raise HTTPException(404, f"no book with id {book_id}") from None
-    return BookOut.of(book)
+    return BookOut.model_validate(book)
 
 
 @router.post("/books", status_code=201)
@@ -180,7 +166,7 @@ async def create_book(new: NewBook) -> BookOut:
             await book.tags.add(*await tags_named(new.tags))
     except IntegrityError:
         raise HTTPException(409, f"a book titled {new.title!r} exists") from None
-    return BookOut.of(await books_with_relations().get(id=book.id))
+    return BookOut.model_validate(await books_with_relations().get(id=book.id))
 
 
 @router.post("/authors", status_code=201)
@@ -200,9 +186,7 @@ async def create_author(new: NewAuthor) -> AuthorWithBooks:
             "nothing was saved"
         )
         raise HTTPException(409, detail) from None
-    return AuthorWithBooks(
-        id=author.id, name=author.name, books=[BookSummary(id=book.id, title=book.title)]
-    )
+    return AuthorWithBooks.model_validate({"id": author.id, "name": author.name, "books": [book]})
 
 
 # -- the application ---------------------------------------------------------------------------

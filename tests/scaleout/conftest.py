@@ -24,21 +24,6 @@ from .pgbouncer import PgBouncer, find_pgbouncer
 SERVER_POOL_SIZE = 2
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # The asyncdb suite re-run through PgBouncer is about PostgreSQL only.
-    keep, drop = [], []
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        through_pgbouncer = item.nodeid.startswith("tests/scaleout/test_pgbouncer_suite.py")
-        if through_pgbouncer and callspec and callspec.params.get("backend") != "postgresql":
-            drop.append(item)
-        else:
-            keep.append(item)
-    if drop:
-        config.hook.pytest_deselected(items=drop)
-        items[:] = keep
-
-
 async def _admin(url: str, sql: str) -> None:
     async with Database(url, min_size=0, max_size=1) as admin:
         await admin.execute(sql)

@@ -1,8 +1,8 @@
 """The asyncdb suite's statement, transaction, row, error and timeout tests, run again on
 PostgreSQL through PgBouncer in transaction pooling mode (``?pgbouncer=true``).
 
-The tests are the ones in ``tests/asyncdb``, imported here; only ``database_url`` changes (and
-the non-PostgreSQL parameters are deselected by ``conftest.py``). PgBouncer has two server
+The tests are the ones in ``tests/asyncdb``, imported here; only ``database_url`` changes, and
+they are collected for PostgreSQL only (``pytestmark`` below). PgBouncer has two server
 connections, the client pool up to ten, so consecutive statements of one client connection
 land on different server connections.
 """
@@ -20,6 +20,8 @@ from tests.asyncdb.test_timeouts import *  # noqa: F403
 from tests.asyncdb.test_transactions import *  # noqa: F403
 
 from .pgbouncer import PgBouncer
+
+pytestmark = pytest.mark.backends("postgresql")
 
 
 @pytest.fixture
