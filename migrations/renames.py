@@ -19,6 +19,7 @@ from sqlalchemy import Column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from migrations.errors import MigrationError
+from migrations.ordering import plain_type
 
 __all__ = ["AskRename", "Rename", "apply_renames", "data_loss_warnings"]
 
@@ -77,7 +78,7 @@ def _rename_ops(
         table.table_name,
         old.name,
         modify_name=new.name,
-        existing_type=old.type,
+        existing_type=plain_type(old.type, context.dialect),
         existing_nullable=old.nullable,
         existing_server_default=old.server_default or False,
         modify_type=new.type if type_changed else None,
@@ -88,7 +89,7 @@ def _rename_ops(
         table.table_name,
         new.name,
         modify_name=old.name,
-        existing_type=new.type,
+        existing_type=plain_type(new.type, context.dialect),
         existing_nullable=new.nullable,
         existing_server_default=new.server_default or False,
         modify_type=old.type if type_changed else None,
@@ -191,7 +192,8 @@ def apply_renames(
 
 
 def data_loss_warnings(script: ops.MigrationScript) -> list[str]:
-    """One warning per table or column that the upgrade of ``script`` drops."""
+    """One warning per table or column that the upgrade of ``script`` drops, and one naming
+    the columns its downgrade drops."""
     warnings = []
     assert script.upgrade_ops is not None
     for op in script.upgrade_ops.ops:
@@ -210,4 +212,17 @@ def data_loss_warnings(script: ops.MigrationScript) -> list[str]:
                 warnings.append(
                     f"column {op.table_name}.{old} is dropped: its data will be lost{hint}"
                 )
+    assert script.downgrade_ops is not None
+    reverted = [
+        f"{op.table_name}.{name}"
+        for op in script.downgrade_ops.ops
+        if isinstance(op, ops.ModifyTableOps)
+        for name in _column_ops(op)[0]
+    ]
+    if reverted:
+        warnings.append(
+            f"downgrading this revision drops column{'s' if len(reverted) > 1 else ''} "
+            f"{', '.join(reverted)}: the data in {'them' if len(reverted) > 1 else 'it'} "
+            "will be lost"
+        )
     return warnings
