@@ -49,6 +49,9 @@ class EnvironmentState:
     connection: Connection | None = None
     exclude_tables: tuple[str, ...] = ()
     applied: list[AppliedRevision] = field(default_factory=list)
+    #: Whether DDL rolls back with a failed revision: True where the runner made it so
+    #: (SQLite), else what Alembic knows of the database (set once ``env.py`` ran).
+    transactional_ddl: bool | None = None
 
     def record(self, *, ctx: MigrationContext, step: MigrationInfo, **_: Any) -> None:
         """``on_version_apply`` hook: remember each completed step."""
@@ -116,6 +119,8 @@ def run_environment(**overrides: Any) -> None:
         "include_object": _excluder(state.exclude_tables),
         "transaction_per_migration": True,
     }
+    if state.transactional_ddl:
+        options["transactional_ddl"] = True
     if not context.is_offline_mode():
         options["on_version_apply"] = state.record
     options.update(overrides)
@@ -127,5 +132,6 @@ def run_environment(**overrides: Any) -> None:
         if state.connection is None:
             raise CommandError("no database connection was given to env.py")
         context.configure(connection=state.connection, **options)
+        state.transactional_ddl = context.get_context().impl.transactional_ddl
     with context.begin_transaction():
         context.run_migrations()
