@@ -303,6 +303,7 @@ async def check(
     if state.metadata is None:
         raise MigrationError("check needs the models (--models module:attribute)")
     config = alembic_config(Path(directory), state)
+    _single_head(Path(directory), state, "check")
 
     def run_check() -> list[Any]:
         try:

@@ -9,7 +9,8 @@ revision is put in this order, on every backend (a revision must run wherever it
 1. the foreign keys that go away or are in the way are dropped: those the revision drops, and
    those on or pointing to a column whose type changes (they are created again at the end);
 2. table renames, then column renames, each table's in a block of their own;
-3. everything else, in Alembic's order;
+3. everything else, in Alembic's order, except that a table's new indexes are created before
+   its old ones are dropped (MySQL keeps a foreign key's index until another one can serve);
 4. the foreign keys are created, after the columns and indexes they need.
 
 A type change between kinds (``Boolean`` to ``Integer``, text to a number) also gets
@@ -181,6 +182,21 @@ def _is_fk_drop(op: ops.MigrateOperation) -> bool:
     return isinstance(op, ops.DropConstraintOp) and op.constraint_type == "foreignkey"
 
 
+def _indexes_created_first(inner: list[ops.MigrateOperation]) -> list[ops.MigrateOperation]:
+    """Move index creations ahead of the table's index drops (unless one reuses a dropped
+    name): MySQL refuses to drop the one index a foreign key uses, not one of two."""
+    dropped = [op for op in inner if isinstance(op, ops.DropIndexOp)]
+    if not dropped:
+        return inner
+    names = {op.index_name for op in dropped}
+    early = [
+        op for op in inner if isinstance(op, ops.CreateIndexOp) and op.index_name not in names
+    ]
+    result = [op for op in inner if op not in early]
+    at = result.index(dropped[0])
+    return [*result[:at], *early, *result[at:]]
+
+
 def _block(table: ops.ModifyTableOps, inner: list[ops.MigrateOperation]) -> ops.ModifyTableOps:
     return ops.ModifyTableOps(table.table_name, inner, schema=table.schema)
 
@@ -227,7 +243,7 @@ def order_operations(container: ops.OpContainer, existing: Iterable[NamedForeign
         if renames:
             column_renames.append(_block(op, renames))
         if rest:
-            middle.append(_block(op, rest))
+            middle.append(_block(op, _indexes_created_first(rest)))
     for fk in _in_the_way(existing, _type_changes(container)):
         key = (fk.schema, fk.table)
         if key in dropped_tables or (fk.table, fk.name) in dropped_names:

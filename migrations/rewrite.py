@@ -1,11 +1,13 @@
 """The changes we make to what Alembic's autogenerate produced, before the file is written.
 
-In order: confirmed renames (:mod:`migrations.renames`); a new NOT NULL column with a scalar
-default is added with that default on the server, which is dropped right after, so the existing
-rows get the value (the Django way); no index drops for tables that are dropped anyway (MySQL
-refuses to drop an index a foreign key still needs, and the table drop takes its indexes with
-it); named enum types created and dropped (:mod:`migrations.enums`). Warnings name every table
-or column that is dropped and every NOT NULL column that existing rows cannot fill.
+In order: confirmed table renames (:mod:`migrations.table_renames`) and column renames
+(:mod:`migrations.renames`); a new NOT NULL column with a scalar default is added with that
+default on the server, which is dropped right after, so the existing rows get the value (the
+Django way); no index drops for tables that are dropped anyway (the table drop takes its indexes
+with it); the operations put in an order every backend accepts (:mod:`migrations.ordering`);
+named enum types created and dropped (:mod:`migrations.enums`). Warnings name every table or
+column that the upgrade drops, the columns the downgrade drops, and every NOT NULL column that
+existing rows cannot fill.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from migrations.ordering import (
     reflected_foreign_keys,
 )
 from migrations.renames import AskRename, Rename, apply_renames, data_loss_warnings
+from migrations.table_renames import apply_table_renames
 
 __all__ = ["backfill_new_columns", "drop_index_drops_of_dropped_tables", "rewrite_script"]
 
@@ -150,6 +153,7 @@ def rewrite_script(
     """
     upgrade, downgrade = script.upgrade_ops, script.downgrade_ops
     assert upgrade is not None and downgrade is not None
+    apply_table_renames(script, context, renames, ask)
     apply_renames(script, context, renames, ask)
     if upgrade.is_empty():
         return False

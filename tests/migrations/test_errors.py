@@ -123,6 +123,9 @@ def test_revisions_unknown_behind_and_branched(
     assert line.startswith("error: the migrations have 2 heads (")
     assert line.endswith("run `merge` to join them before `migrate`")
     assert "2 heads" in one_line(capsys, "--models", models, "makemigrations", "-m", "x")
+    line = one_line(capsys, "--models", models, "check")
+    assert line.startswith("error: the migrations have 2 heads (")
+    assert "bbbbbbbbbbbb" in line and line.endswith("run `merge` to join them before `check`")
     assert "Created" in ok(capsys, "merge", "-m", "join")
     assert "nothing to merge" in one_line(capsys, "merge")
     assert ok(capsys, "migrate").count("Applied") == 3
