@@ -119,9 +119,14 @@ def _ask_rename(rename: Rename) -> bool:
 
 def _cannot_ask(rename: Rename) -> bool:
     """Without a terminal, a possible rename stops ``makemigrations`` with the ways out."""
+    if rename.table is None:
+        subject, target = f"table {rename.old}", rename.new
+    else:
+        subject, target = f"{rename.table}.{rename.old}", f"{rename.table}.{rename.new}"
     raise MigrationError(
-        f"{rename.question[:-1]}: there is no terminal to ask. Run again with --rename "
-        f"{rename} to keep the data, or with --no-input to drop and add (nothing was written)"
+        f"{subject} may have been renamed to {target}, and there is no terminal to ask: run "
+        f"again with --rename {rename} to keep its data, or with --no-input to drop it and "
+        f"create {target} (nothing was written)"
     )
 
 

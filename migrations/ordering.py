@@ -189,9 +189,7 @@ def _indexes_created_first(inner: list[ops.MigrateOperation]) -> list[ops.Migrat
     if not dropped:
         return inner
     names = {op.index_name for op in dropped}
-    early = [
-        op for op in inner if isinstance(op, ops.CreateIndexOp) and op.index_name not in names
-    ]
+    early = [op for op in inner if isinstance(op, ops.CreateIndexOp) and op.index_name not in names]
     result = [op for op in inner if op not in early]
     at = result.index(dropped[0])
     return [*result[:at], *early, *result[at:]]
