@@ -80,7 +80,15 @@ def _parser() -> argparse.ArgumentParser:
     migrate.add_argument(
         "--fake",
         action="store_true",
-        help="record REVISION as applied without running anything (adopting a database)",
+        help="record REVISION as applied without running anything",
+    )
+    migrate.add_argument(
+        "--fake-initial",
+        action="store_true",
+        help=(
+            "adopt existing tables: record the initial revision as applied without running it "
+            "when its tables all exist and match it"
+        ),
     )
     downgrade = add("downgrade", "revert revisions down to REVISION (-1, base, an id)")
     downgrade.add_argument("revision")
@@ -173,6 +181,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             directory,
             revision=args.revision,
             fake=args.fake,
+            fake_initial=args.fake_initial,
         )
         if not applied and not args.fake:
             print("No migrations to apply.")

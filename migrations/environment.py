@@ -49,6 +49,9 @@ class EnvironmentState:
     connection: Connection | None = None
     exclude_tables: tuple[str, ...] = ()
     applied: list[AppliedRevision] = field(default_factory=list)
+    #: The first revision of a folder is being written: compare the models with an empty
+    #: database, whatever tables it already has.
+    initial: bool = False
     #: Whether DDL rolls back with a failed revision: True where the runner made it so
     #: (SQLite), else what Alembic knows of the database (set once ``env.py`` ran).
     transactional_ddl: bool | None = None
@@ -96,13 +99,19 @@ def _excluder(patterns: tuple[str, ...]) -> Callable[..., bool]:
     return include_object
 
 
+def _no_tables(name: str | None, type_: str, parent_names: Any) -> bool:
+    """``include_name`` that hides every table of the database (it looks empty)."""
+    return type_ != "table"
+
+
 def run_environment(**overrides: Any) -> None:
     """Configure Alembic's context and run the migrations (call from ``env.py``).
 
     Defaults: the models' metadata as the autogenerate target, ``compare_type``,
     ``compare_server_default``, ``render_as_batch`` on SQLite, one transaction per revision
     (real rollback of a failing revision where DDL is transactional: PostgreSQL), tables matching
-    ``exclude_tables`` ignored, orm types imported in revisions. ``overrides`` are passed on to
+    ``exclude_tables`` ignored, orm types imported in revisions; the first revision of a folder
+    is compared with an empty database. ``overrides`` are passed on to
     ``context.configure`` and win over the defaults.
     """
     state = context.config.attributes.get(STATE_KEY)
@@ -121,6 +130,8 @@ def run_environment(**overrides: Any) -> None:
     }
     if state.transactional_ddl:
         options["transactional_ddl"] = True
+    if state.initial:
+        options["include_name"] = _no_tables
     if not context.is_offline_mode():
         options["on_version_apply"] = state.record
     options.update(overrides)

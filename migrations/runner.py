@@ -328,7 +328,6 @@ def _leftover_batch_copies(connection: sa.Connection) -> None:
                 f"rename it back (ALTER TABLE {name} RENAME TO {original}), then retry"
             )
         connection.execute(sa.schema.DropTable(sa.Table(name, sa.MetaData())))
-        connection.commit()
         log.warning(
             "dropped %s, an unfinished copy of %s left by a failed batch step", name, original
         )
@@ -359,6 +358,9 @@ async def run_online(
             def run(sync_connection: sa.Connection) -> T:
                 if exclusive:
                     _leftover_batch_copies(sync_connection)
+                    # Alembic runs each revision in a transaction of its own only when it
+                    # finds the connection outside one.
+                    sync_connection.commit()
                 state.connection = sync_connection
                 if tracker is not None:
                     event.listen(sync_connection, "after_cursor_execute", tracker.record)

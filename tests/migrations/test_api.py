@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 import migrations
+import orm
 from asyncdb import Database
 from migrations import MigrationError, SchemaDiffers
 
@@ -132,21 +133,95 @@ async def test_commands_on_different_databases_run_concurrently(tmp_path: Path) 
     await asyncio.gather(*(lifecycle(f"db{i}") for i in range(4)))
 
 
-async def test_adopting_a_database_made_by_create_all(migration_url: str, tmp_path: Path) -> None:
-    """Write the first revision against an empty scratch database, then fake it."""
-    models = _models()
-    async with Database(migration_url) as database:  # what create_all() leaves behind
-        for table in models.metadata.sorted_tables:
-            await database.execute(sa.schema.CreateTable(table))
+def _library(*, isbn: bool = False, title_length: int = 200) -> orm.ModelRegistry:
+    models = orm.ModelRegistry()
+
+    class Author(orm.Model):
+        registry = models
+        tablename = "authors"
+        name = orm.String(max_length=100, index=True)
+
+    class Book(orm.Model):
+        registry = models
+        tablename = "books"
+        title = orm.String(max_length=title_length)
+        author = orm.ForeignKey(Author, related_name="books", on_delete=orm.CASCADE)
+        if isbn:
+            code = orm.String(max_length=13, null=True)
+
+    return models
+
+
+async def test_adopting_a_database_made_by_create_all(
+    migration_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """makemigrations writes the initial revision anyway; migrate --fake-initial adopts."""
+    async with Database(migration_url) as database:
+        models = _library()
+        await models.create_all(database)
+        await database.execute("INSERT INTO authors (name) VALUES ('Ann')")
     directory = migrations.init(tmp_path / "db_migrations")
+    with caplog.at_level(logging.WARNING, logger="migrations"):
+        path = await migrations.makemigrations(migration_url, models, directory, message="initial")
+    assert path is not None and "op.create_table('books'" in path.read_text()
+    assert [r.getMessage() for r in caplog.records] == [
+        "the database already has table(s) authors, books, which this initial revision "
+        "creates: if they match the models, run `migrate --fake-initial` to record the "
+        "revision as applied without running it"
+    ]
+    revision = path.name.split("-")[1].split("_")[0]
+
+    with pytest.raises(MigrationError) as refused:
+        await migrations.migrate(migration_url, models, directory)
+    assert str(refused.value) == (
+        f"the database already has table(s) authors, books, which the initial revision "
+        f"{revision} creates; if they match the models, run `migrate --fake-initial` to record "
+        "that revision as applied without running it"
+    )
+    assert [s.applied for s in await migrations.showmigrations(migration_url, directory)] == [
+        False
+    ]
+
+    # A later revision runs as usual after the initial one is faked.
+    with_isbn = _library(isbn=True)
     scratch = f"sqlite:///{tmp_path / 'scratch.db'}"
-    assert await migrations.makemigrations(scratch, models, directory, message="initial")
-    with pytest.raises(MigrationError, match="not at the latest revision"):
-        await migrations.check(migration_url, models, directory)
-    assert await migrations.migrate(migration_url, models, directory, fake=True) == []
-    statuses = await migrations.showmigrations(migration_url, directory)
-    assert [s.applied for s in statuses] == [True]
-    await migrations.check(migration_url, models, directory)
+    await migrations.migrate(scratch, models, directory)
+    await migrations.makemigrations(scratch, with_isbn, directory, message="isbn")
+    applied = await migrations.migrate(migration_url, with_isbn, directory, fake_initial=True)
+    assert [step.message for step in applied] == ["isbn"]
+    await migrations.check(migration_url, with_isbn, directory)
+    async with Database(migration_url) as database:
+        assert await database.fetch_val("SELECT name FROM authors") == "Ann"
+    # Once a revision is applied, --fake-initial changes nothing.
+    assert await migrations.migrate(migration_url, with_isbn, directory, fake_initial=True) == []
+
+
+async def test_fake_initial_refuses_tables_that_differ(
+    migration_url: str, tmp_path: Path
+) -> None:
+    async with Database(migration_url) as database:
+        await _library(title_length=50).create_all(database)
+    directory = migrations.init(tmp_path / "db_migrations")
+    path = await migrations.makemigrations(migration_url, _library(), directory, message="init")
+    assert path is not None
+    with pytest.raises(MigrationError) as refused:
+        await migrations.migrate(migration_url, None, directory, fake_initial=True)
+    revision = path.name.split("-")[1].split("_")[0]
+    assert str(refused.value) == (
+        f"--fake-initial: the tables of the initial revision {revision} differ from the "
+        "database: modify type 'books.title'; nothing was run"
+    )
+    async with Database(migration_url) as database:
+        await database.execute("DROP TABLE books")
+    with pytest.raises(MigrationError) as partial:
+        await migrations.migrate(migration_url, None, directory, fake_initial=True)
+    assert str(partial.value) == (
+        f"--fake-initial: the database has table(s) authors of the initial revision {revision} "
+        "but not books; nothing was run"
+    )
+    assert [s.applied for s in await migrations.showmigrations(migration_url, directory)] == [
+        False
+    ]
 
 
 class _Collect(logging.Handler):
