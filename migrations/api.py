@@ -34,7 +34,7 @@ from migrations.config import (
     sqlalchemy_url,
 )
 from migrations.diffs import describe_diff
-from migrations.environment import AppliedRevision, EnvironmentState
+from migrations.environment import PLUGINS, AppliedRevision, EnvironmentState
 from migrations.errors import MigrationError, SchemaDiffers
 from migrations.models import Models, ModelsTarget, load_models
 from migrations.renames import AskRename, Rename
@@ -282,7 +282,11 @@ def _adopt(
 
 
 #: The comparison options ``env.py`` uses (see :func:`migrations.environment.run_environment`).
-_COMPARISON = {"compare_type": True, "compare_server_default": True}
+_COMPARISON = {
+    "compare_type": True,
+    "compare_server_default": True,
+    "autogenerate_plugins": PLUGINS,
+}
 
 
 async def downgrade(

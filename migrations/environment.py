@@ -88,12 +88,25 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
     return False
 
 
+#: Autogenerate's comparisons: Alembic's own, and named CHECK constraints (added and dropped by
+#: name; the orm names every one through its naming convention).
+PLUGINS = ["alembic.autogenerate.*", "alembic.ext.checkconstraint_byname"]
+
+
+def _made_by_the_database(check: Any) -> bool:
+    """A CHECK constraint the database adds by itself (MariaDB's ``json_valid`` on a JSON
+    column): not the models' business."""
+    return isinstance(check, sa.CheckConstraint) and "json_valid(" in str(check.sqltext).lower()
+
+
 def _excluder(patterns: tuple[str, ...]) -> Callable[..., bool]:
     def include_object(
         obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
     ) -> bool:
         if type_ == "table" and name is not None:
             return not any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+        if type_ == "check_constraint" and reflected:
+            return not _made_by_the_database(obj)
         return True
 
     return include_object
@@ -108,8 +121,9 @@ def run_environment(**overrides: Any) -> None:
     """Configure Alembic's context and run the migrations (call from ``env.py``).
 
     Defaults: the models' metadata as the autogenerate target, ``compare_type``,
-    ``compare_server_default``, ``render_as_batch`` on SQLite, one transaction per revision
-    (real rollback of a failing revision where DDL is transactional: PostgreSQL), tables matching
+    ``compare_server_default``, named CHECK constraints compared, ``render_as_batch`` on
+    SQLite, one transaction per revision (real rollback of a failing revision where DDL is
+    transactional: PostgreSQL, and SQLite, made so by the runner), tables matching
     ``exclude_tables`` ignored, orm types imported in revisions; the first revision of a folder
     is compared with an empty database. ``overrides`` are passed on to
     ``context.configure`` and win over the defaults.
@@ -127,6 +141,7 @@ def run_environment(**overrides: Any) -> None:
         "render_item": render_item,
         "include_object": _excluder(state.exclude_tables),
         "transaction_per_migration": True,
+        "autogenerate_plugins": PLUGINS,
     }
     if state.transactional_ddl:
         options["transactional_ddl"] = True
