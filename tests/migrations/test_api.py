@@ -178,9 +178,7 @@ async def test_adopting_a_database_made_by_create_all(
         f"{revision} creates; if they match the models, run `migrate --fake-initial` to record "
         "that revision as applied without running it"
     )
-    assert [s.applied for s in await migrations.showmigrations(migration_url, directory)] == [
-        False
-    ]
+    assert [s.applied for s in await migrations.showmigrations(migration_url, directory)] == [False]
 
     # A later revision runs as usual after the initial one is faked.
     with_isbn = _library(isbn=True)
@@ -196,9 +194,7 @@ async def test_adopting_a_database_made_by_create_all(
     assert await migrations.migrate(migration_url, with_isbn, directory, fake_initial=True) == []
 
 
-async def test_fake_initial_refuses_tables_that_differ(
-    migration_url: str, tmp_path: Path
-) -> None:
+async def test_fake_initial_refuses_tables_that_differ(migration_url: str, tmp_path: Path) -> None:
     async with Database(migration_url) as database:
         await _library(title_length=50).create_all(database)
     directory = migrations.init(tmp_path / "db_migrations")
@@ -219,9 +215,7 @@ async def test_fake_initial_refuses_tables_that_differ(
         f"--fake-initial: the database has table(s) authors of the initial revision {revision} "
         "but not books; nothing was run"
     )
-    assert [s.applied for s in await migrations.showmigrations(migration_url, directory)] == [
-        False
-    ]
+    assert [s.applied for s in await migrations.showmigrations(migration_url, directory)] == [False]
 
 
 class _Collect(logging.Handler):

@@ -48,7 +48,11 @@ class FullMeta:
 
 def test_meta_items_are_named_by_the_convention() -> None:
     table = _booking_models(FullMeta).metadata.tables["bookings"]
-    uniques = {c.name: [col.name for col in c.columns] for c in table.constraints if isinstance(c, sa.UniqueConstraint)}  # fmt: skip
+    uniques = {
+        c.name: [col.name for col in c.columns]
+        for c in table.constraints
+        if isinstance(c, sa.UniqueConstraint)
+    }
     assert uniques == {
         "uq_bookings_room_id_day": ["room_id", "day"],
         "uq_bookings_label_day": ["label", "day"],
