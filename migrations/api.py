@@ -40,6 +40,7 @@ from migrations.models import Models, ModelsTarget, load_models
 from migrations.renames import AskRename, Rename
 from migrations.rewrite import rewrite_script
 from migrations.runner import (
+    FILE_TEMPLATE,
     alembic_config,
     run_offline,
     run_online,
@@ -86,7 +87,8 @@ def _state(
 
 
 def init(directory: str | Path = DEFAULT_DIRECTORY) -> Path:
-    """Create the migrations folder: ``env.py``, ``script.py.mako``, ``README`` and ``versions/``.
+    """Create the migrations folder: ``env.py``, ``script.py.mako``, ``README``, ``versions/``
+    and an ``alembic.ini`` for the plain ``alembic`` command line.
 
     Return the folder's path. Raise :class:`MigrationError` when it exists and is not empty.
     """
@@ -98,6 +100,10 @@ def init(directory: str | Path = DEFAULT_DIRECTORY) -> Path:
         shutil.copyfile(_TEMPLATES / "env.py.tmpl", path / "env.py")
         shutil.copyfile(_TEMPLATES / "script.py.mako", path / "script.py.mako")
         shutil.copyfile(_TEMPLATES / "README", path / "README")
+        ini = (
+            (_TEMPLATES / "alembic.ini.tmpl").read_text().replace("{file_template}", FILE_TEMPLATE)
+        )
+        (path / "alembic.ini").write_text(ini)
         (path / "versions" / ".keep").touch()  # so an empty versions/ is committed too
     except OSError as exc:
         raise MigrationError(f"cannot create {path}: {exc}") from exc

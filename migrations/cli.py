@@ -158,7 +158,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     directory = settings.directory
     if args.command == "init":
         created = api.init(directory)
-        print(f"Created {created} (env.py, script.py.mako, versions/).")
+        print(f"Created {created} (env.py, script.py.mako, alembic.ini, versions/).")
         print('Next: python -m migrations makemigrations -m "initial"')
     elif args.command == "makemigrations":
         ask = None if args.no_input else _ask_rename if sys.stdin.isatty() else _cannot_ask

@@ -9,6 +9,7 @@ loop of its own, so everything works inside a running one.
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import logging
 from collections.abc import Callable
@@ -127,12 +128,18 @@ def run_environment(**overrides: Any) -> None:
     ``exclude_tables`` ignored, orm types imported in revisions; the first revision of a folder
     is compared with an empty database. ``overrides`` are passed on to
     ``context.configure`` and win over the defaults.
+
+    Run by the plain ``alembic`` command line (``alembic -c db_migrations/alembic.ini
+    upgrade head``), the settings come from ``$DATABASE_URL`` and ``[tool.migrations]`` as
+    for ``python -m migrations``, and the run takes the same lock; ``alembic revision
+    --autogenerate`` is refused (``makemigrations`` writes what it would miss).
     """
     state = context.config.attributes.get(STATE_KEY)
+    if state is None:
+        _run_standalone(overrides)
+        return
     if not isinstance(state, EnvironmentState) or state.url is None:
-        raise CommandError(
-            "this env.py is run by the migrations package: use `python -m migrations ...`"
-        )
+        raise CommandError("env.py was given no database URL")
     options: dict[str, Any] = {
         "target_metadata": state.metadata,
         "compare_type": True,
@@ -161,3 +168,42 @@ def run_environment(**overrides: Any) -> None:
         state.transactional_ddl = context.get_context().impl.transactional_ddl
     with context.begin_transaction():
         context.run_migrations()
+
+
+def _run_standalone(overrides: dict[str, Any]) -> None:
+    """``env.py`` run by the plain ``alembic`` command: settings as ``python -m migrations``
+    reads them, and the runner's connection (lock, transactional SQLite, one-line errors)."""
+    from migrations.config import load_settings, sqlalchemy_url
+    from migrations.errors import MigrationError
+    from migrations.models import load_models
+    from migrations.runner import run_online
+
+    if getattr(context.config.cmd_opts, "autogenerate", False):
+        raise CommandError(
+            "alembic revision --autogenerate skips what makemigrations adds (renames, values "
+            "for existing rows, an operation order MySQL accepts, enum types): run "
+            "`python -m migrations makemigrations` instead"
+        )
+    try:
+        settings = load_settings(url=context.config.get_main_option("sqlalchemy.url"))
+        if not settings.url:
+            raise MigrationError(
+                "no database URL: set DATABASE_URL, url in [tool.migrations], or sqlalchemy.url "
+                "in alembic.ini"
+            )
+        models = load_models(settings.models)
+        state = EnvironmentState(
+            url=sqlalchemy_url(settings.url),
+            metadata=models.metadata if models is not None else None,
+            exclude_tables=settings.exclude_tables,
+        )
+        context.config.attributes[STATE_KEY] = state
+        try:
+            if context.is_offline_mode():
+                run_environment(**overrides)
+            else:
+                asyncio.run(run_online(state, lambda: run_environment(**overrides), exclusive=True))
+        finally:
+            del context.config.attributes[STATE_KEY]
+    except MigrationError as exc:
+        raise CommandError(str(exc)) from exc

@@ -36,6 +36,7 @@ from migrations.environment import STATE_KEY, EnvironmentState
 from migrations.errors import MigrationError
 
 __all__ = [
+    "FILE_TEMPLATE",
     "alembic_config",
     "describe",
     "run_offline",
@@ -48,7 +49,7 @@ T = TypeVar("T")
 log = logging.getLogger("migrations")
 
 # Revision files sort by creation time: 2026_11_21_141259-3f2a1b9c8d7e_add_books.py
-_FILE_TEMPLATE = (
+FILE_TEMPLATE = (
     "%%(year)d_%%(month).2d_%%(day).2d_%%(hour).2d%%(minute).2d%%(second).2d-%%(rev)s_%%(slug)s"
 )
 
@@ -70,7 +71,7 @@ def alembic_config(
         cmd_opts=argparse.Namespace(quiet=True),
     )
     config.set_main_option("script_location", str(directory).replace("%", "%%"))
-    config.set_main_option("file_template", _FILE_TEMPLATE)
+    config.set_main_option("file_template", FILE_TEMPLATE)
     config.attributes[STATE_KEY] = state
     return config
 
