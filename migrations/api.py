@@ -34,7 +34,7 @@ from migrations.config import (
     sqlalchemy_url,
 )
 from migrations.diffs import describe_diff
-from migrations.environment import PLUGINS, AppliedRevision, EnvironmentState
+from migrations.environment import COMPARE_OPTIONS, AppliedRevision, EnvironmentState
 from migrations.errors import MigrationError, SchemaDiffers
 from migrations.models import Models, ModelsTarget, load_models
 from migrations.renames import AskRename, Rename
@@ -272,7 +272,7 @@ def _adopt(
                 f"--fake-initial: the database has table(s) {listed} of the initial revision "
                 f"{tables.revision} but not {', '.join(tables.missing)}; nothing was run"
             )
-        differences = tables.differences(connection, _COMPARISON)
+        differences = tables.differences(connection, COMPARE_OPTIONS)
         connection.commit()
         if differences:
             raise MigrationError(
@@ -285,14 +285,6 @@ def _adopt(
             tables.revision,
             listed,
         )
-
-
-#: The comparison options ``env.py`` uses (see :func:`migrations.environment.run_environment`).
-_COMPARISON = {
-    "compare_type": True,
-    "compare_server_default": True,
-    "autogenerate_plugins": PLUGINS,
-}
 
 
 async def downgrade(

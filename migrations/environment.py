@@ -19,12 +19,21 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
+from alembic.ddl.sqlite import SQLiteImpl
 from alembic.runtime.migration import MigrationContext, MigrationInfo
 from alembic.util import CommandError
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, Connection
 
-__all__ = ["STATE_KEY", "AppliedRevision", "EnvironmentState", "render_item", "run_environment"]
+__all__ = [
+    "COMPARE_OPTIONS",
+    "PLUGINS",
+    "STATE_KEY",
+    "AppliedRevision",
+    "EnvironmentState",
+    "render_item",
+    "run_environment",
+]
 
 log = logging.getLogger("migrations")
 
@@ -94,6 +103,14 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
 PLUGINS = ["alembic.autogenerate.*", "alembic.ext.checkconstraint_byname"]
 
 
+#: How autogenerate compares the models with the database (``check``, ``makemigrations``).
+COMPARE_OPTIONS: dict[str, Any] = {
+    "compare_type": True,
+    "compare_server_default": True,
+    "autogenerate_plugins": PLUGINS,
+}
+
+
 def _made_by_the_database(check: Any) -> bool:
     """A CHECK constraint the database adds by itself (MariaDB's ``json_valid`` on a JSON
     column): not the models' business."""
@@ -111,6 +128,24 @@ def _excluder(patterns: tuple[str, ...]) -> Callable[..., bool]:
         return True
 
     return include_object
+
+
+def _keep_dates_as_text(impl: SQLiteImpl) -> None:
+    """Stop batch mode from casting into a date or time type on SQLite.
+
+    A batch table copy casts a column whose type changes kind, and SQLite gives ``DATE``,
+    ``DATETIME`` and ``TIME`` numeric affinity: ``CAST('2024-01-02' AS DATE)`` is ``2024``.
+    SQLite stores these types as text, which the copy keeps as it is.
+    """
+    cast = impl.cast_for_batch_migrate
+
+    def cast_for_batch_migrate(existing: Any, transfer: Any, new_type: Any) -> None:
+        kind = new_type._type_affinity
+        if kind is not None and issubclass(kind, sa.Date | sa.DateTime | sa.Time):
+            return
+        cast(existing, transfer, new_type)
+
+    impl.cast_for_batch_migrate = cast_for_batch_migrate  # type: ignore[method-assign,assignment]
 
 
 def _no_tables(name: str | None, type_: str, parent_names: Any) -> bool:
@@ -141,14 +176,12 @@ def run_environment(**overrides: Any) -> None:
     if not isinstance(state, EnvironmentState) or state.url is None:
         raise CommandError("env.py was given no database URL")
     options: dict[str, Any] = {
+        **COMPARE_OPTIONS,
         "target_metadata": state.metadata,
-        "compare_type": True,
-        "compare_server_default": True,
         "render_as_batch": state.url.get_backend_name() == "sqlite",
         "render_item": render_item,
         "include_object": _excluder(state.exclude_tables),
         "transaction_per_migration": True,
-        "autogenerate_plugins": PLUGINS,
     }
     if state.transactional_ddl:
         options["transactional_ddl"] = True
@@ -165,7 +198,10 @@ def run_environment(**overrides: Any) -> None:
         if state.connection is None:
             raise CommandError("no database connection was given to env.py")
         context.configure(connection=state.connection, **options)
-        state.transactional_ddl = context.get_context().impl.transactional_ddl
+        impl = context.get_context().impl
+        state.transactional_ddl = impl.transactional_ddl
+        if isinstance(impl, SQLiteImpl):
+            _keep_dates_as_text(impl)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -24,12 +24,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from alembic.autogenerate import render_op_text, renderers
+from alembic.autogenerate.api import AutogenContext
 from alembic.operations import ops
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 __all__ = [
+    "AlterColumnUsing",
     "NamedForeignKey",
     "foreign_keys_of_metadata",
     "order_operations",
@@ -141,19 +144,43 @@ def _affinity(type_: TypeEngine[Any]) -> type[Any] | None:
 _POSTGRESQL = PGDialect()  # type: ignore[no-untyped-call]
 
 
-def _postgresql_cast(op: ops.AlterColumnOp) -> None:
-    """Give a type change between kinds PostgreSQL's ``USING column::new_type``."""
+class AlterColumnUsing(ops.AlterColumnOp):
+    """``alter_column`` with PostgreSQL's ``USING`` cast (``postgresql_using=``), which
+    Alembic's renderer of ``alter_column`` leaves out."""
+
+    @classmethod
+    def of(cls, op: ops.AlterColumnOp, using: str) -> AlterColumnUsing:
+        copy = cls.__new__(cls)
+        copy.__dict__.update(op.__dict__)
+        copy.kw = {**op.kw, "postgresql_using": using}
+        return copy
+
+
+@renderers.dispatch_for(AlterColumnUsing)
+def _render_alter_column_using(autogen_context: AutogenContext, op: AlterColumnUsing) -> str:
+    plain = ops.AlterColumnOp.__new__(ops.AlterColumnOp)
+    plain.__dict__.update(op.__dict__)
+    text = render_op_text(autogen_context, plain).rstrip()
+    assert text.endswith(")")
+    return f"{text[:-1]},\n           postgresql_using={op.kw['postgresql_using']!r})"
+
+
+def _postgresql_cast(op: ops.AlterColumnOp) -> ops.AlterColumnOp:
+    """``op``, with PostgreSQL's ``USING column::new_type`` for a change between kinds."""
     old, new = op.existing_type, op.modify_type
     if old is None or new is None or op.kw.get("postgresql_using"):
-        return
+        return op
     old_kind, new_kind = _affinity(sa.types.to_instance(old)), _affinity(sa.types.to_instance(new))
     if old_kind is None or new_kind is None:
-        return
+        return op
     if issubclass(old_kind, new_kind) or issubclass(new_kind, old_kind):
-        return  # same kind: PostgreSQL converts by itself (and refuses what would not fit)
+        return op  # same kind: PostgreSQL converts by itself (and refuses what would not fit)
+    try:
+        target = sa.types.to_instance(new).compile(dialect=_POSTGRESQL)
+    except sa.exc.CompileError:
+        return op  # another database's own type (LONGBLOB): this revision is for that one
     column = _POSTGRESQL.identifier_preparer.quote(op.column_name)
-    target = sa.types.to_instance(new).compile(dialect=_POSTGRESQL)
-    op.kw["postgresql_using"] = f"{column}::{target}"
+    return AlterColumnUsing.of(op, f"{column}::{target}")
 
 
 def _type_changes(container: ops.OpContainer) -> set[tuple[str, str]]:
@@ -234,8 +261,8 @@ def order_operations(container: ops.OpContainer, existing: Iterable[NamedForeign
                 creates.setdefault(key, []).append(inner)
                 created_names.add((op.table_name, inner.constraint_name))
             elif isinstance(inner, ops.AlterColumnOp):
-                _postgresql_cast(inner)
-                (renames if inner.modify_name is not None else rest).append(inner)
+                altered = _postgresql_cast(inner)
+                (renames if inner.modify_name is not None else rest).append(altered)
             else:
                 rest.append(inner)
         if renames:
