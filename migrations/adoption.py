@@ -9,6 +9,7 @@ and says so, instead of failing half-way with "table already exists".
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -112,8 +113,14 @@ def _tables_of(recorded: list[ops.MigrateOperation]) -> sa.MetaData:
 
 
 def initial_tables(scripts: ScriptDirectory, connection: sa.Connection) -> list[InitialTables]:
-    """The tables of each initial revision (one without a parent) and which of them exist."""
-    context = MigrationContext.configure(connection=connection)
+    """The tables of each initial revision (one without a parent) and which of them exist.
+
+    The revisions are read with an offline context: their ``upgrade()`` runs, but nothing it
+    does can reach the database (``op.get_bind()`` gives nothing to run statements on).
+    """
+    context = MigrationContext.configure(
+        dialect=connection.dialect, opts={"as_sql": True, "output_buffer": io.StringIO()}
+    )
     existing = set(sa.inspect(connection).get_table_names())
     found = []
     for revision in sorted(scripts.get_bases()):

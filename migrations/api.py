@@ -254,8 +254,15 @@ def _adopt(
     scripts: ScriptDirectory, config: Config, connection: sa.Connection, fake_initial: bool
 ) -> None:
     """Check (and with ``fake_initial``, record) initial revisions whose tables exist."""
-    heads = MigrationContext.configure(connection).get_current_heads()
-    initial = [] if heads else initial_tables(scripts, connection)
+    initial = []
+    if not MigrationContext.configure(connection).get_current_heads():
+        has_tables = set(sa.inspect(connection).get_table_names()) - {"alembic_version"}
+        try:
+            initial = initial_tables(scripts, connection) if has_tables else []
+        except MigrationError:
+            if fake_initial:
+                raise
+            # Only a courtesy check without --fake-initial: the upgrade says what is wrong.
     connection.commit()  # each revision must start a transaction of its own
     for tables in initial:
         if not tables.existing:

@@ -218,6 +218,30 @@ async def test_fake_initial_refuses_tables_that_differ(migration_url: str, tmp_p
     assert [s.applied for s in await migrations.showmigrations(migration_url, directory)] == [False]
 
 
+async def test_fake_initial_reads_the_revision_without_running_it(
+    migration_url: str, tmp_path: Path
+) -> None:
+    """The initial revision's own statements (a data fix, raw SQL) never reach the database."""
+    async with Database(migration_url) as database:
+        await _library().create_all(database)
+        await database.execute("INSERT INTO authors (name) VALUES ('Ann')")
+    directory = migrations.init(tmp_path / "db_migrations")
+    path = await migrations.makemigrations(migration_url, _library(), directory, message="init")
+    assert path is not None
+    extra = (
+        "    op.execute('DELETE FROM authors')\n"
+        "    op.get_bind().execute(sa.text('DROP TABLE books'))\n"
+        "    # ### end Alembic commands ###"
+    )
+    upgrade, downgrade = path.read_text().split("def downgrade", 1)
+    upgrade = upgrade.replace("    # ### end Alembic commands ###", extra, 1)
+    path.write_text(upgrade + "def downgrade" + downgrade)
+    await migrations.migrate(migration_url, None, directory, fake_initial=True)
+    async with Database(migration_url) as database:
+        assert await database.fetch_val("SELECT count(*) FROM authors") == 1
+        assert await database.fetch_val("SELECT count(*) FROM books") == 0
+
+
 class _Collect(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.NOTSET)
