@@ -8,10 +8,13 @@ revision is put in this order, on every backend (a revision must run wherever it
 
 1. the foreign keys that go away or are in the way are dropped: those the revision drops, and
    those on or pointing to a column whose type changes (they are created again at the end);
+   the check constraints that go away too (SQLite's table copy of a rename would keep one that
+   names the old column);
 2. table renames, then column renames, each table's in a block of their own;
 3. everything else, in Alembic's order, except that a table's new indexes are created before
    its old ones are dropped (MySQL keeps a foreign key's index until another one can serve);
-4. the foreign keys are created, after the columns and indexes they need.
+4. the foreign keys and check constraints are created, after the columns and indexes they
+   need.
 
 A type change between kinds (``Boolean`` to ``Integer``, text to a number) also gets
 PostgreSQL's ``USING column::type`` cast, which PostgreSQL needs where it has no implicit cast.
@@ -205,8 +208,12 @@ def _in_the_way(
     ]
 
 
-def _is_fk_drop(op: ops.MigrateOperation) -> bool:
-    return isinstance(op, ops.DropConstraintOp) and op.constraint_type == "foreignkey"
+def _dropped_first(op: ops.MigrateOperation) -> bool:
+    return isinstance(op, ops.DropConstraintOp) and op.constraint_type in ("foreignkey", "check")
+
+
+def _created_last(op: ops.MigrateOperation) -> bool:
+    return isinstance(op, ops.CreateForeignKeyOp | ops.CreateCheckConstraintOp)
 
 
 def _indexes_created_first(inner: list[ops.MigrateOperation]) -> list[ops.MigrateOperation]:
@@ -254,12 +261,12 @@ def order_operations(container: ops.OpContainer, existing: Iterable[NamedForeign
         renames: list[ops.MigrateOperation] = []
         rest: list[ops.MigrateOperation] = []
         for inner in op.ops:
-            if _is_fk_drop(inner):
+            if _dropped_first(inner):
                 drops.setdefault(key, []).append(inner)
                 dropped_names.add((op.table_name, inner.constraint_name))  # type: ignore[attr-defined]
-            elif isinstance(inner, ops.CreateForeignKeyOp):
+            elif _created_last(inner):
                 creates.setdefault(key, []).append(inner)
-                created_names.add((op.table_name, inner.constraint_name))
+                created_names.add((op.table_name, inner.constraint_name))  # type: ignore[attr-defined]
             elif isinstance(inner, ops.AlterColumnOp):
                 altered = _postgresql_cast(inner)
                 (renames if inner.modify_name is not None else rest).append(altered)

@@ -21,7 +21,14 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 from migrations.errors import MigrationError
 from migrations.ordering import plain_type
 
-__all__ = ["AskRename", "Rename", "apply_renames", "compatible", "data_loss_warnings"]
+__all__ = [
+    "AskRename",
+    "Rename",
+    "apply_renames",
+    "compatible",
+    "data_loss_warnings",
+    "recreate_checks_of_renamed_columns",
+]
 
 
 @dataclass(frozen=True)
@@ -240,6 +247,66 @@ def apply_renames(
             if reverse is not None:
                 back_drops, back_adds = _column_ops(reverse)
                 _replace(reverse, back_adds[rename.old], back_drops[rename.new], downgrade)
+
+
+def _renamed_columns(container: ops.OpContainer) -> list[tuple[ops.ModifyTableOps, str, str]]:
+    return [
+        (table, op.column_name, op.modify_name)
+        for table in container.ops
+        if isinstance(table, ops.ModifyTableOps)
+        for op in table.ops
+        if isinstance(op, ops.AlterColumnOp) and op.modify_name is not None
+    ]
+
+
+def _changed_constraints(container: ops.OpContainer) -> set[Any]:
+    return {
+        getattr(op, "constraint_name", None)
+        for table in container.ops
+        if isinstance(table, ops.ModifyTableOps)
+        for op in table.ops
+        if isinstance(op, ops.DropConstraintOp | ops.AddConstraintOp)
+    }
+
+
+def recreate_checks_of_renamed_columns(
+    script: ops.MigrationScript, context: MigrationContext, metadata: sa.MetaData
+) -> None:
+    """Drop and create again, around a column rename, the named CHECK constraints using it.
+
+    PostgreSQL and MySQL follow the rename inside the constraint; SQLite's table copy keeps the
+    old column name in it and fails. The same name is kept (the constraint does not change).
+    """
+    assert script.upgrade_ops is not None and script.downgrade_ops is not None
+    assert context.connection is not None
+    inspector = sa.inspect(context.connection)
+    changed = _changed_constraints(script.upgrade_ops)
+    reverse_blocks = {
+        (new, old): table for table, new, old in _renamed_columns(script.downgrade_ops)
+    }
+    for table, old, new in _renamed_columns(script.upgrade_ops):
+        model_table = metadata.tables.get(table.table_name)
+        if model_table is None or not inspector.has_table(table.table_name):
+            continue  # a table renamed in the same revision: its checks are compared anew
+        existing = {
+            check["name"]: check["sqltext"]
+            for check in inspector.get_check_constraints(table.table_name)
+            if check.get("name")
+        }
+        for check in model_table.constraints:
+            name = check.name
+            if not isinstance(check, sa.CheckConstraint) or name not in existing:
+                continue
+            if new not in check.columns or name in changed:
+                continue
+            table.ops.append(ops.DropConstraintOp(name, table.table_name, "check"))
+            table.ops.append(ops.CreateCheckConstraintOp.from_constraint(check))
+            reverse = reverse_blocks.get((new, old))
+            if reverse is not None:
+                reverse.ops.append(ops.DropConstraintOp(name, reverse.table_name, "check"))
+                reverse.ops.append(
+                    ops.CreateCheckConstraintOp(name, reverse.table_name, existing[name])
+                )
 
 
 def data_loss_warnings(script: ops.MigrationScript) -> list[str]:

@@ -29,7 +29,13 @@ from migrations.ordering import (
     plain_type,
     reflected_foreign_keys,
 )
-from migrations.renames import AskRename, Rename, apply_renames, data_loss_warnings
+from migrations.renames import (
+    AskRename,
+    Rename,
+    apply_renames,
+    data_loss_warnings,
+    recreate_checks_of_renamed_columns,
+)
 from migrations.table_renames import apply_table_renames
 
 __all__ = ["backfill_new_columns", "drop_index_drops_of_dropped_tables", "rewrite_script"]
@@ -157,6 +163,9 @@ def rewrite_script(
     apply_renames(script, context, renames, ask)
     if upgrade.is_empty():
         return False
+    metadata = context.opts.get("target_metadata")
+    if isinstance(metadata, sa.MetaData):
+        recreate_checks_of_renamed_columns(script, context, metadata)
     for message in data_loss_warnings(script):
         warn(message)
     dialect = context.dialect
@@ -164,7 +173,6 @@ def rewrite_script(
     backfill_new_columns(downgrade, {}, warn, dialect, step="downgrade")
     assert context.connection is not None
     before = reflected_foreign_keys(context.connection)
-    metadata = context.opts.get("target_metadata")
     after = foreign_keys_of_metadata(metadata) if isinstance(metadata, sa.MetaData) else []
     for container, existing in ((upgrade, before), (downgrade, after)):
         drop_index_drops_of_dropped_tables(container)

@@ -131,13 +131,16 @@ def _compare_renamed(
 def _retarget(
     changes: ops.ModifyTableOps, first_name: str, then_name: str, referents: dict[str, str]
 ) -> list[ops.ModifyTableOps]:
-    """Split a renamed table's changes: its foreign key drops (which run first, before the
-    rename) under ``first_name``, the rest under ``then_name``; foreign keys created point to
-    the tables' names after the renames (``referents`` maps the others)."""
+    """Split a renamed table's changes: its foreign key and check drops (which run first, before
+    the rename) under ``first_name``, the rest under ``then_name``; foreign keys created point
+    to the tables' names after the renames (``referents`` maps the others)."""
     drops: list[ops.MigrateOperation] = []
     rest: list[ops.MigrateOperation] = []
     for op in changes.ops:
-        is_fk_drop = isinstance(op, ops.DropConstraintOp) and op.constraint_type == "foreignkey"
+        is_fk_drop = isinstance(op, ops.DropConstraintOp) and op.constraint_type in (
+            "foreignkey",
+            "check",
+        )
         name = first_name if is_fk_drop else then_name
         for attribute in ("table_name", "source_table"):
             if hasattr(op, attribute):

@@ -532,3 +532,49 @@ async def test_alembic_warnings_are_one_line(project: Project) -> None:
     assert result.stderr.splitlines() == [
         "warning: autoincrement and existing_autoincrement only make sense for MySQL"
     ]
+
+
+def _stays(column: str) -> orm.ModelRegistry:
+    models = orm.ModelRegistry()
+    check = orm.CheckConstraint(check=orm.Q(**{f"{column}__gt": 0}), name="positive")
+    namespace: dict[str, Any] = {
+        "registry": models,
+        "tablename": "stays",
+        column: orm.Integer(),
+        "Meta": type("Meta", (), {"constraints": [check]}),
+    }
+    type("Stay", (orm.Model,), namespace)
+    return models
+
+
+async def test_renaming_a_column_a_check_constraint_uses(
+    private_database_url: str, tmp_path: Path
+) -> None:
+    """SQLite's table copy kept the old column name in the check: it is recreated around."""
+
+    async def seed(db: Database, models: orm.ModelRegistry) -> None:
+        await db.execute("INSERT INTO stays (nights) VALUES (2)")
+
+    async def renamed(db: Database, models: orm.ModelRegistry) -> None:
+        assert await db.fetch_val("SELECT nights_count FROM stays") == 2
+        with pytest.raises(IntegrityError):
+            await _model(models, "Stay").objects.create(nights_count=0)
+
+    async def original(db: Database, models: orm.ModelRegistry) -> None:
+        assert await db.fetch_val("SELECT nights FROM stays") == 2
+        with pytest.raises(IntegrityError):
+            await db.execute("INSERT INTO stays (nights) VALUES (0)")
+
+    source = await _lifecycle(
+        private_database_url,
+        tmp_path,
+        _stays("nights"),
+        _stays("nights_count"),
+        seed,
+        renamed,
+        original,
+        renames=["stays.nights:nights_count"],
+    )
+    upgrade = source.split("def downgrade")[0]
+    assert upgrade.index("drop_constraint") < upgrade.index("new_column_name")
+    assert upgrade.index("new_column_name") < upgrade.index("create_check_constraint")
