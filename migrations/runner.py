@@ -10,9 +10,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import io
 import logging
+import os
 import re
+import tempfile
 import time
 import warnings
 import weakref
@@ -204,7 +207,7 @@ def translate_errors(
 
 # One lock per database serialises concurrent `migrate` runs (several replicas of an app that
 # migrates at startup): the second waits, then finds nothing left to do. Session-level locks, so
-# they survive the per-revision commits. SQLite serialises writers by itself.
+# they survive the per-revision commits. SQLite has no such lock: a file lock (POSIX) stands in.
 _LOCK_KEY = 0x6D6967726174696F  # "migratio"
 _LOCK_NAME = "migrations"
 LOCK_TIMEOUT = 300.0
@@ -220,6 +223,10 @@ async def _migration_lock(connection: AsyncConnection, backend: str) -> AsyncIte
         name = f"CONCAT('{_LOCK_NAME}:', SHA1(DATABASE()))"
         acquire = sa.text(f"SELECT GET_LOCK({name}, 0)")
         release = sa.text(f"SELECT RELEASE_LOCK({name})")
+    elif backend == "sqlite" and connection.engine.url.database not in (None, "", ":memory:"):
+        async with _file_lock(str(connection.engine.url.database)):
+            yield
+        return
     else:
         yield
         return
@@ -242,6 +249,45 @@ async def _migration_lock(connection: AsyncConnection, backend: str) -> AsyncIte
             await connection.rollback()
             await connection.execute(release)
             await connection.commit()
+
+
+def _open_lock_file(database: str) -> int:
+    key = hashlib.sha1(os.path.abspath(database).encode()).hexdigest()[:16]
+    path = os.path.join(tempfile.gettempdir(), f"migrations-{key}.lock")
+    return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+
+@asynccontextmanager
+async def _file_lock(database: str) -> AsyncIterator[None]:
+    """An exclusive ``flock`` standing for the migration lock of the SQLite file ``database``.
+
+    The lock file lives in the temporary directory, named after the database's absolute path:
+    never the database file itself (closing another descriptor of it would drop the POSIX
+    locks SQLite holds on it in this process). Where ``fcntl`` does not exist (Windows), there
+    is no lock: run ``migrate`` from one process there.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    descriptor = _open_lock_file(database)
+    try:
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise MigrationError(
+                        f"another migrate or downgrade has held the migration lock for over "
+                        f"{LOCK_TIMEOUT:.0f} s; try again when it has finished"
+                    ) from None
+                await asyncio.sleep(0.2)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
 
 
 # Alembic keeps the running command's context in module globals (`alembic.context`, `op`), and
