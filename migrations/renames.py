@@ -28,6 +28,7 @@ __all__ = [
     "compatible",
     "data_loss_warnings",
     "recreate_checks_of_renamed_columns",
+    "same_columns",
 ]
 
 
@@ -102,6 +103,13 @@ def compatible(old: Column[Any], new: Column[Any]) -> bool:
     if sa.Enum in (old_family, new_family):
         return old_family is new_family
     return issubclass(old_family, new_family) or issubclass(new_family, old_family)
+
+
+def same_columns(drop: ops.DropTableOp, create: ops.CreateTableOp) -> bool:
+    """Whether a dropped and a created table look like one table renamed (the same columns)."""
+    old = {column.name: column for column in drop.to_table().columns}
+    new = {column.name: column for column in create.to_table().columns}
+    return set(old) == set(new) and all(compatible(old[name], new[name]) for name in old)
 
 
 def _rename_ops(
@@ -314,9 +322,16 @@ def data_loss_warnings(script: ops.MigrationScript) -> list[str]:
     the columns its downgrade drops."""
     warnings = []
     assert script.upgrade_ops is not None
+    created = [op for op in script.upgrade_ops.ops if isinstance(op, ops.CreateTableOp)]
     for op in script.upgrade_ops.ops:
         if isinstance(op, ops.DropTableOp):
-            warnings.append(f"table {op.table_name} is dropped: its data will be lost")
+            hint = ""
+            candidates = [c.table_name for c in created if same_columns(op, c)]
+            if candidates:
+                hint = (
+                    f" (if it was renamed, run again with --rename {op.table_name}={candidates[0]})"
+                )
+            warnings.append(f"table {op.table_name} is dropped: its data will be lost{hint}")
         elif isinstance(op, ops.ModifyTableOps):
             drops, adds = _column_ops(op)
             for old, drop in drops.items():

@@ -22,7 +22,7 @@ from sqlalchemy.sql.elements import conv
 from sqlalchemy.sql.schema import ColumnCollectionConstraint
 
 from migrations.errors import MigrationError
-from migrations.renames import AskRename, Rename, compatible
+from migrations.renames import AskRename, Rename, same_columns
 
 __all__ = ["apply_table_renames"]
 
@@ -32,13 +32,6 @@ def _render_rename_table(autogen_context: AutogenContext, op: ops.RenameTableOp)
     """``op.rename_table('old', 'new')`` (Alembic has the operation but renders none)."""
     schema = f", schema={op.schema!r}" if op.schema else ""
     return f"op.rename_table({op.table_name!r}, {op.new_table_name!r}{schema})"
-
-
-def _candidates(drop: ops.DropTableOp, create: ops.CreateTableOp) -> bool:
-    """Whether a dropped and a created table look like one table renamed (the same columns)."""
-    old = {column.name: column for column in drop.to_table().columns}
-    new = {column.name: column for column in create.to_table().columns}
-    return set(old) == set(new) and all(compatible(old[name], new[name]) for name in old)
 
 
 def _confirmed(
@@ -60,7 +53,7 @@ def _confirmed(
         if old in taken:
             continue
         for new, create in creates.items():
-            if new in taken or not _candidates(drop, create):
+            if new in taken or not same_columns(drop, create):
                 continue
             candidate = Rename.of_table(old, new)
             if ask(candidate):

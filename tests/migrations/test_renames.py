@@ -174,3 +174,56 @@ async def test_no_answer_on_a_terminal_writes_nothing(project: Project) -> None:
         "error: no answer to 'Was people.fullname renamed to people.name?': nothing was written\n"
     )
     assert len(project.revisions()) == 1
+
+
+def _table(name: str) -> sa.MetaData:
+    metadata = sa.MetaData(naming_convention={"pk": "pk_%(table_name)s"})
+    sa.Table(
+        name,
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(100), nullable=False),
+    )
+    return metadata
+
+
+async def test_a_table_rename_asked_through_the_api(migration_url: str, tmp_path: Path) -> None:
+    directory = migrations.init(tmp_path / "db_migrations")
+    await migrations.makemigrations(migration_url, _table("authors"), directory, message="a")
+    await migrations.migrate(migration_url, None, directory)
+    asked: list[Rename] = []
+
+    def ask(rename: Rename) -> bool:
+        asked.append(rename)
+        return True
+
+    path = await migrations.makemigrations(
+        migration_url, _table("writers"), directory, message="b", ask=ask
+    )
+    assert asked == [Rename.of_table("authors", "writers")]
+    assert path is not None and "op.rename_table('authors', 'writers')" in path.read_text()
+    await migrations.migrate(migration_url, None, directory)
+    await migrations.check(migration_url, _table("writers"), directory)
+
+
+@pytest.mark.backends("sqlite")  # argument checking and messages: the same on every backend
+async def test_table_renames_that_match_nothing_or_cannot_be_asked(project: Project) -> None:
+    project.write_models(PEOPLE.format(column="name"))
+    await project.migrated()
+    project.write_models(PEOPLE.format(column="name").replace('"people"', '"persons"'))
+    assert project.fail("makemigrations", "-m", "x", "--rename", "humans=persons") == (
+        "error: --rename humans=persons: no table 'humans' is dropped"
+    )
+    assert project.fail("makemigrations", "-m", "x", "--rename", "people=humans") == (
+        "error: --rename people=humans: no table 'humans' is created"
+    )
+    assert project.fail("makemigrations", "-m", "x") == (
+        "error: table people may have been renamed to persons, and there is no terminal to "
+        "ask: run again with --rename people=persons to keep its data, or with --no-input to "
+        "drop it and create persons (nothing was written)"
+    )
+    dropped = project.cli("makemigrations", "-m", "x", "--no-input")
+    assert (
+        "warning: table people is dropped: its data will be lost (if it was renamed, run again "
+        "with --rename people=persons)"
+    ) in dropped.stderr
