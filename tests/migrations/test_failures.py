@@ -128,3 +128,47 @@ async def test_a_batch_copy_holding_the_only_rows_stops_migrate(
         "rename it back (ALTER TABLE _alembic_tmp_people RENAME TO people), then retry"
     )
     assert "_alembic_tmp_people" in await _tables(migration_url)
+
+
+async def test_the_revisions_before_a_failing_one_stay_applied(
+    migration_url: str, tmp_path: Path
+) -> None:
+    """Two pending revisions, the second raising in Python after a statement of its own."""
+    directory = migrations.init(tmp_path / "db_migrations")
+    await migrations.makemigrations(migration_url, _people(), directory, message="people")
+    fine = await migrations.makemigrations(
+        migration_url, None, directory, message="fine", empty=True
+    )
+    assert fine is not None
+    fine.write_text(
+        fine.read_text().replace(
+            "def upgrade() -> None:\n    pass",
+            "def upgrade() -> None:\n    op.add_column('people', sa.Column('a', sa.Integer))",
+        )
+    )
+    broken = await migrations.makemigrations(
+        migration_url, None, directory, message="broken", empty=True
+    )
+    assert broken is not None
+    body = "op.add_column('people', sa.Column('b', sa.Integer))\n    raise RuntimeError('boom')"
+    broken.write_text(
+        broken.read_text().replace(
+            "def upgrade() -> None:\n    pass", f"def upgrade() -> None:\n    {body}"
+        )
+    )
+    with pytest.raises(MigrationError) as failure:
+        await migrations.migrate(migration_url, None, directory)
+    message = str(failure.value)
+    assert ", broken' failed: RuntimeError: boom" in message
+    statuses = await migrations.showmigrations(migration_url, directory)
+    assert [(s.message, s.applied) for s in statuses] == [
+        ("people", True),
+        ("fine", True),
+        ("broken", False),
+    ]
+    columns = await _columns(migration_url, "people")
+    if migration_url.startswith("mysql"):
+        assert "stayed applied: ALTER TABLE people ADD COLUMN b INTEGER" in message
+        assert columns == ["id", "name", "a", "b"]
+    else:
+        assert columns == ["id", "name", "a"]
