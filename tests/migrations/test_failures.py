@@ -31,6 +31,14 @@ FAILING_BODY = """op.add_column('people', sa.Column('nick', sa.String(20), nulla
         batch_op.alter_column('name', existing_type=sa.String(20), nullable=False)"""
 
 
+async def _revision(url: str, directory: Path, message: str, body: str = "pass") -> None:
+    """Write an empty revision whose ``upgrade()`` body is ``body``."""
+    path = await migrations.makemigrations(url, None, directory, message=message, empty=True)
+    assert path is not None
+    upgrade = "def upgrade() -> None:\n    "
+    path.write_text(path.read_text().replace(f"{upgrade}pass", f"{upgrade}{body}", 1))
+
+
 async def _tables(url: str) -> set[str]:
     engine = sa.ext.asyncio.create_async_engine(migrations.config.sqlalchemy_url(url))
     try:
@@ -56,15 +64,7 @@ async def test_a_revision_failing_half_way(migration_url: str, tmp_path: Path) -
     await migrations.migrate(migration_url, None, directory)
     async with Database(migration_url) as db:
         await db.execute("INSERT INTO people (name) VALUES ('Ann'), (NULL)")
-    path = await migrations.makemigrations(
-        migration_url, None, directory, message="tighten", empty=True
-    )
-    assert path is not None
-    path.write_text(
-        path.read_text().replace(
-            "def upgrade() -> None:\n    pass", f"def upgrade() -> None:\n    {FAILING_BODY}", 1
-        )
-    )
+    await _revision(migration_url, directory, "tighten", FAILING_BODY)
 
     with pytest.raises(MigrationError) as failure:
         await migrations.migrate(migration_url, None, directory)
@@ -102,7 +102,7 @@ async def test_an_unfinished_batch_copy_is_dropped(
     await migrations.migrate(migration_url, None, directory)
     async with Database(migration_url) as db:
         await db.execute("CREATE TABLE _alembic_tmp_people (id INTEGER, name VARCHAR(20))")
-    await migrations.makemigrations(migration_url, None, directory, message="later", empty=True)
+    await _revision(migration_url, directory, "later")
     with caplog.at_level(logging.WARNING, logger="migrations"):
         await migrations.migrate(migration_url, None, directory)
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
@@ -120,7 +120,7 @@ async def test_a_batch_copy_holding_the_only_rows_stops_migrate(
     await migrations.migrate(migration_url, None, directory)
     async with Database(migration_url) as db:
         await db.execute("ALTER TABLE people RENAME TO _alembic_tmp_people")
-    await migrations.makemigrations(migration_url, None, directory, message="later", empty=True)
+    await _revision(migration_url, directory, "later")
     with pytest.raises(MigrationError) as failure:
         await migrations.migrate(migration_url, None, directory)
     assert str(failure.value) == (
@@ -136,26 +136,10 @@ async def test_the_revisions_before_a_failing_one_stay_applied(
     """Two pending revisions, the second raising in Python after a statement of its own."""
     directory = migrations.init(tmp_path / "db_migrations")
     await migrations.makemigrations(migration_url, _people(), directory, message="people")
-    fine = await migrations.makemigrations(
-        migration_url, None, directory, message="fine", empty=True
-    )
-    assert fine is not None
-    fine.write_text(
-        fine.read_text().replace(
-            "def upgrade() -> None:\n    pass",
-            "def upgrade() -> None:\n    op.add_column('people', sa.Column('a', sa.Integer))",
-        )
-    )
-    broken = await migrations.makemigrations(
-        migration_url, None, directory, message="broken", empty=True
-    )
-    assert broken is not None
+    add_a = "op.add_column('people', sa.Column('a', sa.Integer))"
+    await _revision(migration_url, directory, "fine", add_a)
     body = "op.add_column('people', sa.Column('b', sa.Integer))\n    raise RuntimeError('boom')"
-    broken.write_text(
-        broken.read_text().replace(
-            "def upgrade() -> None:\n    pass", f"def upgrade() -> None:\n    {body}"
-        )
-    )
+    await _revision(migration_url, directory, "broken", body)
     with pytest.raises(MigrationError) as failure:
         await migrations.migrate(migration_url, None, directory)
     message = str(failure.value)
