@@ -310,20 +310,28 @@ def _process_lock() -> asyncio.Lock:
 def _warnings_as_log_lines() -> Iterator[None]:
     """Log Python warnings raised meanwhile (Alembic's, SQLAlchemy's) as one-line warnings.
 
-    Commands take turns in a process (:func:`_process_lock`), so the process-wide warning
-    filters are ours for the duration.
+    Deprecation warnings are meant for developers, not for whoever runs a migration: they go
+    back to Python's own filters. Commands take turns in a process (:func:`_process_lock`), so
+    the process-wide warning filters are ours for the duration.
     """
-    seen: set[str] = set()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             yield
         finally:
+            seen: set[str] = set()
             for warning in caught:
+                if issubclass(warning.category, DeprecationWarning | PendingDeprecationWarning):
+                    continue
                 text = " ".join(str(warning.message).split())
                 if text not in seen:
                     seen.add(text)
                     log.warning("%s", text)
+    for warning in caught:
+        if issubclass(warning.category, DeprecationWarning | PendingDeprecationWarning):
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
 
 
 async def run_offline(work: Callable[[], T]) -> T:

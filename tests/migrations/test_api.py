@@ -268,3 +268,20 @@ async def test_alembic_chatter_stays_out_of_the_application_log(
         root.removeHandler(collect)
     assert [r.getMessage() for r in collect.records if r.levelno < logging.WARNING] == []
     assert logging.getLogger("alembic.runtime.migration").propagate
+
+
+async def test_warnings_become_log_lines_and_deprecations_stay_warnings(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import warnings
+
+    from migrations.runner import run_offline
+
+    def noisy() -> None:
+        warnings.warn("something odd\n  across lines", UserWarning, stacklevel=1)
+        warnings.warn("something odd\n  across lines", UserWarning, stacklevel=1)
+        warnings.warn("old API", DeprecationWarning, stacklevel=1)
+
+    with caplog.at_level(logging.WARNING, logger="migrations"), pytest.warns(DeprecationWarning):
+        await run_offline(noisy)
+    assert [r.getMessage() for r in caplog.records] == ["something odd across lines"]
