@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,6 +15,7 @@ import migrations
 import orm
 from asyncdb import Database
 from migrations import MigrationError, SchemaDiffers
+from migrations.runner import run_offline
 
 
 def _models(*, with_email: bool = False) -> SimpleNamespace:
@@ -273,10 +275,6 @@ async def test_alembic_chatter_stays_out_of_the_application_log(
 async def test_warnings_become_log_lines_and_deprecations_stay_warnings(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    import warnings
-
-    from migrations.runner import run_offline
-
     def noisy() -> None:
         warnings.warn("something odd\n  across lines", UserWarning, stacklevel=1)
         warnings.warn("something odd\n  across lines", UserWarning, stacklevel=1)
