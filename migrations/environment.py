@@ -111,20 +111,12 @@ COMPARE_OPTIONS: dict[str, Any] = {
 }
 
 
-def _made_by_the_database(check: Any) -> bool:
-    """A CHECK constraint the database adds by itself (MariaDB's ``json_valid`` on a JSON
-    column): not the models' business."""
-    return isinstance(check, sa.CheckConstraint) and "json_valid(" in str(check.sqltext).lower()
-
-
 def _excluder(patterns: tuple[str, ...]) -> Callable[..., bool]:
     def include_object(
         obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
     ) -> bool:
         if type_ == "table" and name is not None:
             return not any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
-        if type_ == "check_constraint" and reflected:
-            return not _made_by_the_database(obj)
         return True
 
     return include_object
