@@ -64,16 +64,31 @@ def _parser() -> argparse.ArgumentParser:
         "--rename",
         action="append",
         default=[],
-        metavar="TABLE.OLD:NEW",
-        help="column OLD of TABLE was renamed to NEW (keep its data); repeatable",
+        metavar="TABLE.OLD:NEW|OLD=NEW",
+        help=(
+            "column OLD of TABLE (TABLE.OLD:NEW), or table OLD (OLD=NEW), was renamed to NEW: "
+            "keep its data; repeatable"
+        ),
     )
-    make.add_argument("--no-input", action="store_true", help="never ask about renames")
+    make.add_argument(
+        "--no-input",
+        action="store_true",
+        help="never ask about renames: what --rename does not name is dropped and added",
+    )
     migrate = add("migrate", "apply revisions up to REVISION (default: head)")
     migrate.add_argument("revision", nargs="?", default="head")
     migrate.add_argument(
         "--fake",
         action="store_true",
-        help="record REVISION as applied without running anything (adopting a database)",
+        help="record REVISION as applied without running anything",
+    )
+    migrate.add_argument(
+        "--fake-initial",
+        action="store_true",
+        help=(
+            "adopt existing tables: record the initial revision as applied without running it "
+            "when its tables all exist and match it"
+        ),
     )
     downgrade = add("downgrade", "revert revisions down to REVISION (-1, base, an id)")
     downgrade.add_argument("revision")
@@ -95,13 +110,32 @@ class _ConsoleHandler(logging.Handler):
 
 
 def _ask_rename(rename: Rename) -> bool:
-    question = f"Was {rename.table}.{rename.old} renamed to {rename.table}.{rename.new}? [y/N] "
-    try:
-        answer = input(question)
-    except EOFError:  # Ctrl-D: the default answer
-        print()
-        return False
-    return answer.strip().lower() in {"y", "yes"}
+    """Ask on the terminal until the answer is yes or no: there is no default, a wrong guess
+    either way costs data or a broken revision."""
+    while True:
+        try:
+            answer = input(f"{rename.question} [y/n] ").strip().lower()
+        except EOFError:  # Ctrl-D: no answer at all
+            print()
+            raise MigrationError(f"no answer to {rename.question!r}: nothing was written") from None
+        if answer in {"y", "yes"}:
+            return True
+        if answer in {"n", "no"}:
+            return False
+        print("Please answer y or n.")
+
+
+def _cannot_ask(rename: Rename) -> bool:
+    """Without a terminal, a possible rename stops ``makemigrations`` with the ways out."""
+    if rename.table is None:
+        subject, target = f"table {rename.old}", rename.new
+    else:
+        subject, target = f"{rename.table}.{rename.old}", f"{rename.table}.{rename.new}"
+    raise MigrationError(
+        f"{subject} may have been renamed to {target}, and there is no terminal to ask: run "
+        f"again with --rename {rename} to keep its data, or with --no-input to drop it and "
+        f"create {target} (nothing was written)"
+    )
 
 
 def _require_url(settings: Settings) -> str:
@@ -124,10 +158,10 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     directory = settings.directory
     if args.command == "init":
         created = api.init(directory)
-        print(f"Created {created} (env.py, script.py.mako, versions/).")
+        print(f"Created {created} (env.py, script.py.mako, alembic.ini, versions/).")
         print('Next: python -m migrations makemigrations -m "initial"')
     elif args.command == "makemigrations":
-        interactive = not args.no_input and sys.stdin.isatty()
+        ask = None if args.no_input else _ask_rename if sys.stdin.isatty() else _cannot_ask
         path = await api.makemigrations(
             _require_url(settings),
             None if args.empty else _require_models(settings),
@@ -135,7 +169,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             message=args.message,
             empty=args.empty,
             renames=[Rename.parse(spec) for spec in args.rename],
-            ask=_ask_rename if interactive else None,
+            ask=ask,
             exclude_tables=settings.exclude_tables,
         )
         if path is not None:
@@ -147,6 +181,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             directory,
             revision=args.revision,
             fake=args.fake,
+            fake_initial=args.fake_initial,
         )
         if not applied and not args.fake:
             print("No migrations to apply.")

@@ -9,6 +9,7 @@ loop of its own, so everything works inside a running one.
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import logging
 from collections.abc import Callable
@@ -18,12 +19,21 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
+from alembic.ddl.sqlite import SQLiteImpl
 from alembic.runtime.migration import MigrationContext, MigrationInfo
 from alembic.util import CommandError
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, Connection
 
-__all__ = ["STATE_KEY", "AppliedRevision", "EnvironmentState", "render_item", "run_environment"]
+__all__ = [
+    "COMPARE_OPTIONS",
+    "PLUGINS",
+    "STATE_KEY",
+    "AppliedRevision",
+    "EnvironmentState",
+    "render_item",
+    "run_environment",
+]
 
 log = logging.getLogger("migrations")
 
@@ -49,6 +59,12 @@ class EnvironmentState:
     connection: Connection | None = None
     exclude_tables: tuple[str, ...] = ()
     applied: list[AppliedRevision] = field(default_factory=list)
+    #: The first revision of a folder is being written: compare the models with an empty
+    #: database, whatever tables it already has.
+    initial: bool = False
+    #: Whether DDL rolls back with a failed revision: True where the runner made it so
+    #: (SQLite), else what Alembic knows of the database (set once ``env.py`` ran).
+    transactional_ddl: bool | None = None
 
     def record(self, *, ctx: MigrationContext, step: MigrationInfo, **_: Any) -> None:
         """``on_version_apply`` hook: remember each completed step."""
@@ -82,6 +98,19 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
     return False
 
 
+#: Autogenerate's comparisons: Alembic's own, and named CHECK constraints (added and dropped by
+#: name; the orm names every one through its naming convention).
+PLUGINS = ["alembic.autogenerate.*", "alembic.ext.checkconstraint_byname"]
+
+
+#: How autogenerate compares the models with the database (``check``, ``makemigrations``).
+COMPARE_OPTIONS: dict[str, Any] = {
+    "compare_type": True,
+    "compare_server_default": True,
+    "autogenerate_plugins": PLUGINS,
+}
+
+
 def _excluder(patterns: tuple[str, ...]) -> Callable[..., bool]:
     def include_object(
         obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
@@ -93,29 +122,63 @@ def _excluder(patterns: tuple[str, ...]) -> Callable[..., bool]:
     return include_object
 
 
+def _keep_dates_as_text(impl: SQLiteImpl) -> None:
+    """Stop batch mode from casting into a date or time type on SQLite.
+
+    A batch table copy casts a column whose type changes kind, and SQLite gives ``DATE``,
+    ``DATETIME`` and ``TIME`` numeric affinity: ``CAST('2024-01-02' AS DATE)`` is ``2024``.
+    SQLite stores these types as text, which the copy keeps as it is.
+    """
+    cast = impl.cast_for_batch_migrate
+
+    def cast_for_batch_migrate(existing: Any, transfer: Any, new_type: Any) -> None:
+        kind = new_type._type_affinity
+        if kind is not None and issubclass(kind, sa.Date | sa.DateTime | sa.Time):
+            return
+        cast(existing, transfer, new_type)
+
+    impl.cast_for_batch_migrate = cast_for_batch_migrate  # type: ignore[method-assign,assignment]
+
+
+def _no_tables(name: str | None, type_: str, parent_names: Any) -> bool:
+    """``include_name`` that hides every table of the database (it looks empty)."""
+    return type_ != "table"
+
+
 def run_environment(**overrides: Any) -> None:
     """Configure Alembic's context and run the migrations (call from ``env.py``).
 
     Defaults: the models' metadata as the autogenerate target, ``compare_type``,
-    ``compare_server_default``, ``render_as_batch`` on SQLite, one transaction per revision
-    (real rollback of a failing revision where DDL is transactional: PostgreSQL), tables matching
-    ``exclude_tables`` ignored, orm types imported in revisions. ``overrides`` are passed on to
+    ``compare_server_default``, named CHECK constraints compared, ``render_as_batch`` on
+    SQLite, one transaction per revision (real rollback of a failing revision where DDL is
+    transactional: PostgreSQL, and SQLite, made so by the runner), tables matching
+    ``exclude_tables`` ignored, orm types imported in revisions; the first revision of a folder
+    is compared with an empty database. ``overrides`` are passed on to
     ``context.configure`` and win over the defaults.
+
+    Run by the plain ``alembic`` command line (``alembic -c db_migrations/alembic.ini
+    upgrade head``), the settings come from ``$DATABASE_URL`` and ``[tool.migrations]`` as
+    for ``python -m migrations``, and the run takes the same lock; ``alembic revision
+    --autogenerate`` is refused (``makemigrations`` writes what it would miss).
     """
     state = context.config.attributes.get(STATE_KEY)
+    if state is None:
+        _run_standalone(overrides)
+        return
     if not isinstance(state, EnvironmentState) or state.url is None:
-        raise CommandError(
-            "this env.py is run by the migrations package: use `python -m migrations ...`"
-        )
+        raise CommandError("env.py was given no database URL")
     options: dict[str, Any] = {
+        **COMPARE_OPTIONS,
         "target_metadata": state.metadata,
-        "compare_type": True,
-        "compare_server_default": True,
         "render_as_batch": state.url.get_backend_name() == "sqlite",
         "render_item": render_item,
         "include_object": _excluder(state.exclude_tables),
         "transaction_per_migration": True,
     }
+    if state.transactional_ddl:
+        options["transactional_ddl"] = True
+    if state.initial:
+        options["include_name"] = _no_tables
     if not context.is_offline_mode():
         options["on_version_apply"] = state.record
     options.update(overrides)
@@ -127,5 +190,48 @@ def run_environment(**overrides: Any) -> None:
         if state.connection is None:
             raise CommandError("no database connection was given to env.py")
         context.configure(connection=state.connection, **options)
+        impl = context.get_context().impl
+        state.transactional_ddl = impl.transactional_ddl
+        if isinstance(impl, SQLiteImpl):
+            _keep_dates_as_text(impl)
     with context.begin_transaction():
         context.run_migrations()
+
+
+def _run_standalone(overrides: dict[str, Any]) -> None:
+    """``env.py`` run by the plain ``alembic`` command: settings as ``python -m migrations``
+    reads them, and the runner's connection (lock, transactional SQLite, one-line errors)."""
+    from migrations.config import load_settings, sqlalchemy_url
+    from migrations.errors import MigrationError
+    from migrations.models import load_models
+    from migrations.runner import run_online
+
+    if getattr(context.config.cmd_opts, "autogenerate", False):
+        raise CommandError(
+            "alembic revision --autogenerate skips what makemigrations adds (renames, values "
+            "for existing rows, an operation order MySQL accepts, enum types): run "
+            "`python -m migrations makemigrations` instead"
+        )
+    try:
+        settings = load_settings(url=context.config.get_main_option("sqlalchemy.url"))
+        if not settings.url:
+            raise MigrationError(
+                "no database URL: set DATABASE_URL, url in [tool.migrations], or sqlalchemy.url "
+                "in alembic.ini"
+            )
+        models = load_models(settings.models)
+        state = EnvironmentState(
+            url=sqlalchemy_url(settings.url),
+            metadata=models.metadata if models is not None else None,
+            exclude_tables=settings.exclude_tables,
+        )
+        context.config.attributes[STATE_KEY] = state
+        try:
+            if context.is_offline_mode():
+                run_environment(**overrides)
+            else:
+                asyncio.run(run_online(state, lambda: run_environment(**overrides), exclusive=True))
+        finally:
+            del context.config.attributes[STATE_KEY]
+    except MigrationError as exc:
+        raise CommandError(str(exc)) from exc

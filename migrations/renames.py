@@ -19,28 +19,66 @@ from sqlalchemy import Column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from migrations.errors import MigrationError
+from migrations.ordering import plain_type
 
-__all__ = ["AskRename", "Rename", "apply_renames", "data_loss_warnings"]
+__all__ = [
+    "AskRename",
+    "Rename",
+    "apply_renames",
+    "compatible",
+    "data_loss_warnings",
+    "recreate_checks_of_renamed_columns",
+    "same_columns",
+]
 
 
 @dataclass(frozen=True)
 class Rename:
-    """Column ``old`` of ``table`` is now called ``new``."""
+    """Column ``old`` of ``table`` is now called ``new``; with ``table=None``, table ``old`` is
+    now called ``new`` (see :meth:`of_table`)."""
 
-    table: str
+    table: str | None
     old: str
     new: str
 
     @classmethod
+    def of_table(cls, old: str, new: str) -> Rename:
+        """Table ``old`` is now called ``new`` (a renamed model, or its ``tablename``)."""
+        return cls(None, old, new)
+
+    @classmethod
     def parse(cls, spec: str) -> Rename:
-        """Parse ``"table.old:new"``; raise ``MigrationError`` when malformed."""
+        """Parse ``"table.old:new"`` (a column) or ``"old=new"`` (a table).
+
+        Raise ``MigrationError`` when ``spec`` is neither.
+        """
+        old_table, equals, new_table = spec.partition("=")
+        if equals:
+            if not (old_table and new_table) or any(c in spec for c in ".:") or "=" in new_table:
+                raise MigrationError(
+                    f"--rename {spec!r} must look like 'table.old_column:new_column' or "
+                    "'old_table=new_table'"
+                )
+            return cls.of_table(old_table, new_table)
         target, _, new = spec.partition(":")
         table, _, old = target.rpartition(".")
         if not (table and old and new) or "." in new:
-            raise MigrationError(f"--rename {spec!r} must look like 'table.old_column:new_column'")
+            raise MigrationError(
+                f"--rename {spec!r} must look like 'table.old_column:new_column' or "
+                "'old_table=new_table'"
+            )
         return cls(table, old, new)
 
+    @property
+    def question(self) -> str:
+        """What to ask the user about this rename."""
+        if self.table is None:
+            return f"Was table {self.old} renamed to {self.new}?"
+        return f"Was {self.table}.{self.old} renamed to {self.table}.{self.new}?"
+
     def __str__(self) -> str:
+        if self.table is None:
+            return f"{self.old}={self.new}"
         return f"{self.table}.{self.old}:{self.new}"
 
 
@@ -57,7 +95,8 @@ def _family(type_: TypeEngine[Any]) -> type[Any] | None:
     return type_._type_affinity
 
 
-def _compatible(old: Column[Any], new: Column[Any]) -> bool:
+def compatible(old: Column[Any], new: Column[Any]) -> bool:
+    """Whether a column of type ``old`` could have become one of type ``new`` (same kind)."""
     old_family, new_family = _family(old.type), _family(new.type)
     if old_family is None or new_family is None:
         return False
@@ -66,10 +105,22 @@ def _compatible(old: Column[Any], new: Column[Any]) -> bool:
     return issubclass(old_family, new_family) or issubclass(new_family, old_family)
 
 
+def same_columns(drop: ops.DropTableOp, create: ops.CreateTableOp) -> bool:
+    """Whether a dropped and a created table look like one table renamed (the same columns)."""
+    old = {column.name: column for column in drop.to_table().columns}
+    new = {column.name: column for column in create.to_table().columns}
+    return set(old) == set(new) and all(compatible(old[name], new[name]) for name in old)
+
+
 def _rename_ops(
-    table: ops.ModifyTableOps, old: Column[Any], new: Column[Any], context: MigrationContext
+    table: ops.ModifyTableOps,
+    old: Column[Any],
+    new: Column[Any],
+    context: MigrationContext,
+    reverse_table: str,
 ) -> tuple[ops.AlterColumnOp, ops.AlterColumnOp]:
-    """The upgrade and downgrade ``alter_column`` operations of one rename."""
+    """The upgrade and downgrade ``alter_column`` operations of one rename (the downgrade's on
+    ``reverse_table``: the table's name then, if the revision also renames the table)."""
     type_changed = bool(context.impl.compare_type(old, new))
     nullable_changed = old.nullable != new.nullable
     common = {"schema": table.schema}
@@ -77,7 +128,7 @@ def _rename_ops(
         table.table_name,
         old.name,
         modify_name=new.name,
-        existing_type=old.type,
+        existing_type=plain_type(old.type, context.dialect),
         existing_nullable=old.nullable,
         existing_server_default=old.server_default or False,
         modify_type=new.type if type_changed else None,
@@ -85,10 +136,10 @@ def _rename_ops(
         **common,
     )
     downgrade = ops.AlterColumnOp(
-        table.table_name,
+        reverse_table,
         new.name,
         modify_name=old.name,
-        existing_type=new.type,
+        existing_type=plain_type(new.type, context.dialect),
         existing_nullable=new.nullable,
         existing_server_default=new.server_default or False,
         modify_type=old.type if type_changed else None,
@@ -138,7 +189,7 @@ def _questions(
         if old in taken:
             continue
         for new, add in adds.items():
-            if new in taken or not _compatible(drop.to_column(), add.column):
+            if new in taken or not compatible(drop.to_column(), add.column):
                 continue
             candidate = Rename(table, old, new)
             if ask(candidate):
@@ -146,6 +197,21 @@ def _questions(
                 taken |= {old, new}
                 break
     return confirmed
+
+
+def _reverse_of(
+    downgrade: ops.DowngradeOps, table: ops.ModifyTableOps, rename: Rename
+) -> ops.ModifyTableOps | None:
+    """The downgrade's block that adds the old column back and drops the new one (the same
+    table's, or the one of the table's name before a rename in the same revision)."""
+    found = []
+    for block in downgrade.ops:
+        if isinstance(block, ops.ModifyTableOps) and block.schema == table.schema:
+            back_drops, back_adds = _column_ops(block)
+            if rename.old in back_adds and rename.new in back_drops:
+                found.append(block)
+    found.sort(key=lambda block: block.table_name != table.table_name)
+    return found[0] if found else None
 
 
 def apply_renames(
@@ -163,8 +229,9 @@ def apply_renames(
     assert script.upgrade_ops is not None and script.downgrade_ops is not None
     tables = _table_ops(script.upgrade_ops)
     by_name = {table.table_name: table for table in tables.values()}
+    renames = [rename for rename in renames if rename.table is not None]
     for rename in renames:
-        found = by_name.get(rename.table)
+        found = by_name.get(rename.table or "")
         drops, adds = _column_ops(found) if found is not None else ({}, {})
         if rename.old not in drops:
             raise MigrationError(
@@ -174,34 +241,102 @@ def apply_renames(
             raise MigrationError(
                 f"--rename {rename}: table {rename.table!r} gains no column {rename.new!r}"
             )
-    downgrades = _table_ops(script.downgrade_ops)
-    for key, table in tables.items():
+    for table in tables.values():
         drops, adds = _column_ops(table)
         confirmed = [r for r in renames if r.table == table.table_name]
         if ask is not None:
             confirmed += _questions(table.table_name, drops, adds, confirmed, ask)
         for rename in confirmed:
             old_column, new_column = drops[rename.old].to_column(), adds[rename.new].column
-            upgrade, downgrade = _rename_ops(table, old_column, new_column, context)
+            reverse = _reverse_of(script.downgrade_ops, table, rename)
+            reverse_table = reverse.table_name if reverse is not None else table.table_name
+            upgrade, downgrade = _rename_ops(table, old_column, new_column, context, reverse_table)
             _replace(table, drops[rename.old], adds[rename.new], upgrade)
-            reverse = downgrades.get(key)
             if reverse is not None:
                 back_drops, back_adds = _column_ops(reverse)
                 _replace(reverse, back_adds[rename.old], back_drops[rename.new], downgrade)
 
 
+def _renamed_columns(container: ops.OpContainer) -> list[tuple[ops.ModifyTableOps, str, str]]:
+    return [
+        (table, op.column_name, op.modify_name)
+        for table in container.ops
+        if isinstance(table, ops.ModifyTableOps)
+        for op in table.ops
+        if isinstance(op, ops.AlterColumnOp) and op.modify_name is not None
+    ]
+
+
+def _changed_constraints(container: ops.OpContainer) -> set[Any]:
+    return {
+        getattr(op, "constraint_name", None)
+        for table in container.ops
+        if isinstance(table, ops.ModifyTableOps)
+        for op in table.ops
+        if isinstance(op, ops.DropConstraintOp | ops.AddConstraintOp)
+    }
+
+
+def recreate_checks_of_renamed_columns(
+    script: ops.MigrationScript, context: MigrationContext, metadata: sa.MetaData
+) -> None:
+    """Drop and create again, around a column rename, the named CHECK constraints using it.
+
+    PostgreSQL and MySQL follow the rename inside the constraint; SQLite's table copy keeps the
+    old column name in it and fails. The same name is kept (the constraint does not change).
+    """
+    assert script.upgrade_ops is not None and script.downgrade_ops is not None
+    assert context.connection is not None
+    inspector = sa.inspect(context.connection)
+    changed = _changed_constraints(script.upgrade_ops)
+    reverse_blocks = {
+        (new, old): table for table, new, old in _renamed_columns(script.downgrade_ops)
+    }
+    for table, old, new in _renamed_columns(script.upgrade_ops):
+        model_table = metadata.tables.get(table.table_name)
+        if model_table is None or not inspector.has_table(table.table_name):
+            continue  # a table renamed in the same revision: its checks are compared anew
+        existing = {
+            check["name"]: check["sqltext"]
+            for check in inspector.get_check_constraints(table.table_name)
+            if check.get("name")
+        }
+        for check in model_table.constraints:
+            name = check.name
+            if not isinstance(check, sa.CheckConstraint) or name not in existing:
+                continue
+            if new not in check.columns or name in changed:
+                continue
+            table.ops.append(ops.DropConstraintOp(name, table.table_name, "check"))
+            table.ops.append(ops.CreateCheckConstraintOp.from_constraint(check))
+            reverse = reverse_blocks.get((new, old))
+            if reverse is not None:
+                reverse.ops.append(ops.DropConstraintOp(name, reverse.table_name, "check"))
+                reverse.ops.append(
+                    ops.CreateCheckConstraintOp(name, reverse.table_name, existing[name])
+                )
+
+
 def data_loss_warnings(script: ops.MigrationScript) -> list[str]:
-    """One warning per table or column that the upgrade of ``script`` drops."""
+    """One warning per table or column that the upgrade of ``script`` drops, and one naming
+    the columns its downgrade drops."""
     warnings = []
     assert script.upgrade_ops is not None
+    created = [op for op in script.upgrade_ops.ops if isinstance(op, ops.CreateTableOp)]
     for op in script.upgrade_ops.ops:
         if isinstance(op, ops.DropTableOp):
-            warnings.append(f"table {op.table_name} is dropped: its data will be lost")
+            hint = ""
+            candidates = [c.table_name for c in created if same_columns(op, c)]
+            if candidates:
+                hint = (
+                    f" (if it was renamed, run again with --rename {op.table_name}={candidates[0]})"
+                )
+            warnings.append(f"table {op.table_name} is dropped: its data will be lost{hint}")
         elif isinstance(op, ops.ModifyTableOps):
             drops, adds = _column_ops(op)
             for old, drop in drops.items():
                 hint = ""
-                candidates = [n for n, a in adds.items() if _compatible(drop.to_column(), a.column)]
+                candidates = [n for n, a in adds.items() if compatible(drop.to_column(), a.column)]
                 if candidates:
                     hint = (
                         f" (if it was renamed, run again with --rename "
@@ -210,4 +345,17 @@ def data_loss_warnings(script: ops.MigrationScript) -> list[str]:
                 warnings.append(
                     f"column {op.table_name}.{old} is dropped: its data will be lost{hint}"
                 )
+    assert script.downgrade_ops is not None
+    reverted = [
+        f"{op.table_name}.{name}"
+        for op in script.downgrade_ops.ops
+        if isinstance(op, ops.ModifyTableOps)
+        for name in _column_ops(op)[0]
+    ]
+    if reverted:
+        warnings.append(
+            f"downgrading this revision drops column{'s' if len(reverted) > 1 else ''} "
+            f"{', '.join(reverted)}: the data in {'them' if len(reverted) > 1 else 'it'} "
+            "will be lost"
+        )
     return warnings

@@ -1,11 +1,13 @@
 """The changes we make to what Alembic's autogenerate produced, before the file is written.
 
-In order: confirmed renames (:mod:`migrations.renames`); a new NOT NULL column with a scalar
-default is added with that default on the server, which is dropped right after, so the existing
-rows get the value (the Django way); no index drops for tables that are dropped anyway (MySQL
-refuses to drop an index a foreign key still needs, and the table drop takes its indexes with
-it); named enum types created and dropped (:mod:`migrations.enums`). Warnings name every table
-or column that is dropped and every NOT NULL column that existing rows cannot fill.
+In order: confirmed table renames (:mod:`migrations.table_renames`) and column renames
+(:mod:`migrations.renames`); a new NOT NULL column with a scalar default is added with that
+default on the server, which is dropped right after, so the existing rows get the value (the
+Django way); no index drops for tables that are dropped anyway (the table drop takes its indexes
+with it); the operations put in an order every backend accepts (:mod:`migrations.ordering`);
+named enum types created and dropped (:mod:`migrations.enums`). Warnings name every table or
+column that the upgrade drops, the columns the downgrade drops, and every NOT NULL column that
+existing rows cannot fill.
 """
 
 from __future__ import annotations
@@ -18,9 +20,23 @@ from typing import Any
 import sqlalchemy as sa
 from alembic.operations import ops
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import Dialect
 
 from migrations.enums import add_enum_operations
-from migrations.renames import AskRename, Rename, apply_renames, data_loss_warnings
+from migrations.ordering import (
+    foreign_keys_of_metadata,
+    order_operations,
+    plain_type,
+    reflected_foreign_keys,
+)
+from migrations.renames import (
+    AskRename,
+    Rename,
+    apply_renames,
+    data_loss_warnings,
+    recreate_checks_of_renamed_columns,
+)
+from migrations.table_renames import apply_table_renames
 
 __all__ = ["backfill_new_columns", "drop_index_drops_of_dropped_tables", "rewrite_script"]
 
@@ -40,6 +56,9 @@ def backfill_new_columns(
     container: ops.OpContainer,
     defaults: Mapping[tuple[str, str], Any],
     warn: Callable[[str], None],
+    dialect: Dialect,
+    *,
+    step: str = "upgrade",
 ) -> None:
     """Give each new NOT NULL column its scalar default for the rows already there, in place.
 
@@ -68,10 +87,14 @@ def backfill_new_columns(
             elif (table.table_name, column.name) in defaults:
                 literal = _server_literal(defaults[(table.table_name, column.name)])
             if literal is None:
+                hint = (
+                    "give the field a default, or allow null"
+                    if step == "upgrade"
+                    else "edit the downgrade to fill the rows"
+                )
                 warn(
                     f"column {table.table_name}.{column.name} is added NOT NULL without a "
-                    f"default: the upgrade fails if {table.table_name} has rows (give the field "
-                    "a default, or allow null)"
+                    f"default: the {step} fails if {table.table_name} has rows ({hint})"
                 )
                 continue
             filled = sa.Column(
@@ -87,7 +110,7 @@ def backfill_new_columns(
                     table.table_name,
                     column.name,
                     schema=table.schema,
-                    existing_type=column.type,
+                    existing_type=plain_type(column.type, dialect),
                     existing_nullable=False,
                     existing_server_default=literal,
                     modify_server_default=None,
@@ -131,16 +154,28 @@ def rewrite_script(
     """Rewrite ``script`` in place; return False when it has nothing to do (no changes).
 
     ``defaults`` are the orm fields' constant defaults by ``(table, column)``. ``warn`` receives
-    one message per dropped table or column and per NOT NULL column existing rows cannot fill.
+    one message per dropped table or column (upgrade), one listing the columns the downgrade
+    drops, and one per NOT NULL column that existing rows cannot fill (either way).
     """
+    upgrade, downgrade = script.upgrade_ops, script.downgrade_ops
+    assert upgrade is not None and downgrade is not None
+    apply_table_renames(script, context, renames, ask)
     apply_renames(script, context, renames, ask)
-    if script.upgrade_ops is None or script.upgrade_ops.is_empty():
+    if upgrade.is_empty():
         return False
+    metadata = context.opts.get("target_metadata")
+    if isinstance(metadata, sa.MetaData):
+        recreate_checks_of_renamed_columns(script, context, metadata)
     for message in data_loss_warnings(script):
         warn(message)
-    backfill_new_columns(script.upgrade_ops, defaults or {}, warn)
-    for container in (script.upgrade_ops, script.downgrade_ops):
-        if container is not None:
-            drop_index_drops_of_dropped_tables(container)
-            add_enum_operations(container)
+    dialect = context.dialect
+    backfill_new_columns(upgrade, defaults or {}, warn, dialect)
+    backfill_new_columns(downgrade, {}, warn, dialect, step="downgrade")
+    assert context.connection is not None
+    before = reflected_foreign_keys(context.connection)
+    after = foreign_keys_of_metadata(metadata) if isinstance(metadata, sa.MetaData) else []
+    for container, existing in ((upgrade, before), (downgrade, after)):
+        drop_index_drops_of_dropped_tables(container)
+        order_operations(container, existing)
+        add_enum_operations(container)
     return True

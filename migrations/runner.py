@@ -10,22 +10,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import io
 import logging
+import os
 import re
+import tempfile
 import time
+import warnings
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util import CommandError
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy import event
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from migrations.config import safe_url
@@ -33,6 +39,7 @@ from migrations.environment import STATE_KEY, EnvironmentState
 from migrations.errors import MigrationError
 
 __all__ = [
+    "FILE_TEMPLATE",
     "alembic_config",
     "describe",
     "run_offline",
@@ -42,9 +49,10 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+log = logging.getLogger("migrations")
 
 # Revision files sort by creation time: 2026_11_21_141259-3f2a1b9c8d7e_add_books.py
-_FILE_TEMPLATE = (
+FILE_TEMPLATE = (
     "%%(year)d_%%(month).2d_%%(day).2d_%%(hour).2d%%(minute).2d%%(second).2d-%%(rev)s_%%(slug)s"
 )
 
@@ -66,7 +74,7 @@ def alembic_config(
         cmd_opts=argparse.Namespace(quiet=True),
     )
     config.set_main_option("script_location", str(directory).replace("%", "%%"))
-    config.set_main_option("file_template", _FILE_TEMPLATE)
+    config.set_main_option("file_template", FILE_TEMPLATE)
     config.attributes[STATE_KEY] = state
     return config
 
@@ -91,7 +99,8 @@ def describe(exc: BaseException) -> str:
 
 
 class _StepTracker(logging.Handler):
-    """Remembers the revision step Alembic announced last ("upgrade a -> b, add books").
+    """Remembers the revision step Alembic announced last ("upgrade a -> b, add books"), and
+    the statements that changed something since (:meth:`record`).
 
     Alembic announces steps at INFO. When its logger is quieter than that, the tracker turns it
     up for the command and stops propagation, forwarding only what the application would have
@@ -103,13 +112,44 @@ class _StepTracker(logging.Handler):
         self.logger = logger
         self.forward_level = forward_level
         self.step: str | None = None
+        self.statements: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.msg == "Running %s" and isinstance(record.args, tuple) and record.args:
             self.step = str(record.args[0])
+            self.statements = []
         parent = self.logger.parent
         if self.forward_level is not None and record.levelno >= self.forward_level and parent:
             parent.handle(record)
+
+    def record(self, conn: sa.Connection, cursor: Any, statement: str, *_: Any) -> None:
+        """``after_cursor_execute`` hook: remember a completed statement that changes things."""
+        words = statement.split(maxsplit=1)
+        if self.step is not None and words and words[0].upper() in _CHANGES:
+            self.statements.append(" ".join(statement.split()))
+
+
+_CHANGES = frozenset({"CREATE", "ALTER", "DROP", "RENAME", "INSERT", "UPDATE", "DELETE"})
+
+
+def _applied_before_failure(tracker: _StepTracker) -> str:
+    """What a failed revision left behind where DDL is not transactional, for the message."""
+    if not tracker.statements:
+        return (
+            " (the database commits each DDL statement at once; nothing of this revision had "
+            "run before the failing statement)"
+        )
+    shown = "; ".join(statement[:200] for statement in tracker.statements[:10])
+    more = len(tracker.statements) - 10
+    if more > 0:
+        shown += f"; and {more} more"
+    count = len(tracker.statements)
+    return (
+        f" (the database commits each DDL statement at once: {count} statement"
+        f"{'s' if count > 1 else ''} of this revision before the failing one stayed applied: "
+        f"{shown}; undo {'them' if count > 1 else 'it'} or finish the revision by hand before "
+        "you retry)"
+    )
 
 
 @contextmanager
@@ -132,8 +172,15 @@ def _tracking_steps() -> Iterator[_StepTracker]:
 
 
 @contextmanager
-def translate_errors(tracker: _StepTracker | None = None, backend: str = "") -> Iterator[None]:
-    """Turn Alembic's and the database's exceptions into one-line :class:`MigrationError`."""
+def translate_errors(
+    tracker: _StepTracker | None = None, state: EnvironmentState | None = None
+) -> Iterator[None]:
+    """Turn Alembic's and the database's exceptions into one-line :class:`MigrationError`.
+
+    With a ``tracker``, a failure while a revision runs names the revision step; where DDL is
+    not transactional (``state.transactional_ddl`` is False), also the statements of that
+    revision that stayed applied.
+    """
     try:
         yield
     except MigrationError:
@@ -146,22 +193,21 @@ def translate_errors(tracker: _StepTracker | None = None, backend: str = "") -> 
             message += f" [while running: {' '.join(exc.statement.split())[:300]}]"
         if tracker is not None and tracker.step is not None:
             message = f"revision step '{tracker.step}' failed: {message}"
-            if backend == "mysql":
-                message += (
-                    " (MySQL commits each DDL statement at once: the statements of this"
-                    " revision before the failing one stay applied)"
-                )
+            if state is not None and state.transactional_ddl is False:
+                message += _applied_before_failure(tracker)
         raise MigrationError(message) from exc
     except Exception as exc:  # e.g. a revision file that fails to import or run
         message = describe(exc)
         if tracker is not None and tracker.step is not None:
             message = f"revision step '{tracker.step}' failed: {message}"
+            if state is not None and state.transactional_ddl is False:
+                message += _applied_before_failure(tracker)
         raise MigrationError(message) from exc
 
 
 # One lock per database serialises concurrent `migrate` runs (several replicas of an app that
 # migrates at startup): the second waits, then finds nothing left to do. Session-level locks, so
-# they survive the per-revision commits. SQLite serialises writers by itself.
+# they survive the per-revision commits. SQLite has no such lock: a file lock (POSIX) stands in.
 _LOCK_KEY = 0x6D6967726174696F  # "migratio"
 _LOCK_NAME = "migrations"
 LOCK_TIMEOUT = 300.0
@@ -177,6 +223,10 @@ async def _migration_lock(connection: AsyncConnection, backend: str) -> AsyncIte
         name = f"CONCAT('{_LOCK_NAME}:', SHA1(DATABASE()))"
         acquire = sa.text(f"SELECT GET_LOCK({name}, 0)")
         release = sa.text(f"SELECT RELEASE_LOCK({name})")
+    elif backend == "sqlite" and connection.engine.url.database not in (None, "", ":memory:"):
+        async with _file_lock(str(connection.engine.url.database)):
+            yield
+        return
     else:
         yield
         return
@@ -201,6 +251,45 @@ async def _migration_lock(connection: AsyncConnection, backend: str) -> AsyncIte
             await connection.commit()
 
 
+def _open_lock_file(database: str) -> int:
+    key = hashlib.sha1(os.path.abspath(database).encode()).hexdigest()[:16]
+    path = os.path.join(tempfile.gettempdir(), f"migrations-{key}.lock")
+    return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+
+@asynccontextmanager
+async def _file_lock(database: str) -> AsyncIterator[None]:
+    """An exclusive ``flock`` standing for the migration lock of the SQLite file ``database``.
+
+    The lock file lives in the temporary directory, named after the database's absolute path:
+    never the database file itself (closing another descriptor of it would drop the POSIX
+    locks SQLite holds on it in this process). Where ``fcntl`` does not exist (Windows), there
+    is no lock: run ``migrate`` from one process there.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    descriptor = _open_lock_file(database)
+    try:
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise MigrationError(
+                        f"another migrate or downgrade has held the migration lock for over "
+                        f"{LOCK_TIMEOUT:.0f} s; try again when it has finished"
+                    ) from None
+                await asyncio.sleep(0.2)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
 # Alembic keeps the running command's context in module globals (`alembic.context`, `op`), and
 # run_sync lets other tasks run while a command waits for the database: two commands in one
 # process must take turns. One lock per event loop (an asyncio.Lock belongs to one loop).
@@ -217,11 +306,86 @@ def _process_lock() -> asyncio.Lock:
     return lock
 
 
+@contextmanager
+def _warnings_as_log_lines() -> Iterator[None]:
+    """Log Python warnings raised meanwhile (Alembic's, SQLAlchemy's) as one-line warnings.
+
+    Deprecation warnings are meant for developers, not for whoever runs a migration: they go
+    back to Python's own filters. Commands take turns in a process (:func:`_process_lock`), so
+    the process-wide warning filters are ours for the duration.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            seen: set[str] = set()
+            for warning in caught:
+                if issubclass(warning.category, DeprecationWarning | PendingDeprecationWarning):
+                    continue
+                text = " ".join(str(warning.message).split())
+                if text not in seen:
+                    seen.add(text)
+                    log.warning("%s", text)
+    for warning in caught:
+        if issubclass(warning.category, DeprecationWarning | PendingDeprecationWarning):
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+
+
 async def run_offline(work: Callable[[], T]) -> T:
     """Run ``work`` (an Alembic command that needs no connection), translating its errors."""
     async with _process_lock():
-        with translate_errors():
+        with translate_errors(), _warnings_as_log_lines():
             return work()
+
+
+def _transactional_sqlite(engine: AsyncEngine) -> bool:
+    """Make the pysqlite-family driver leave transactions to SQLAlchemy; return True if done.
+
+    The driver commits before every DDL statement on its own, so a failing revision would keep
+    its earlier steps (and a failed batch step its ``_alembic_tmp_<table>`` copy). With the
+    driver's own handling off and ``BEGIN`` emitted by SQLAlchemy (its documented recipe),
+    SQLite's DDL is transactional like PostgreSQL's: each revision commits or rolls back whole.
+    """
+    if not isinstance(engine.dialect, SQLiteDialect_pysqlite):
+        return False
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    return True
+
+
+_BATCH_COPY = "_alembic_tmp_"
+
+
+def _leftover_batch_copies(connection: sa.Connection) -> None:
+    """Deal with copies a batch step of an earlier, failed run left (``_alembic_tmp_<table>``).
+
+    A copy whose table exists is an unfinished copy: drop it, so the retry can make its own.
+    A copy whose table is gone holds that table's rows: stop and say how to put it back.
+    """
+    tables = set(sa.inspect(connection).get_table_names())
+    for name in sorted(tables):
+        if not name.startswith(_BATCH_COPY):
+            continue
+        original = name[len(_BATCH_COPY) :]
+        if original not in tables:
+            raise MigrationError(
+                f"{name} holds the rows of table {original}, which a failed batch step dropped: "
+                f"rename it back (ALTER TABLE {name} RENAME TO {original}), then retry"
+            )
+        connection.execute(sa.schema.DropTable(sa.Table(name, sa.MetaData())))
+        log.warning(
+            "dropped %s, an unfinished copy of %s left by a failed batch step", name, original
+        )
 
 
 async def run_online(
@@ -231,30 +395,43 @@ async def run_online(
 
     ``work`` runs inside ``AsyncConnection.run_sync`` (a synchronous Alembic command). A failure
     while revisions run names the revision step that was running. With ``exclusive``, hold the
-    database's migration lock meanwhile (PostgreSQL, MySQL), so concurrent runs take turns.
+    database's migration lock meanwhile (PostgreSQL, MySQL), so concurrent runs take turns, and
+    first clear what a failed batch step of an earlier run left behind.
     """
     assert state.url is not None, "an online command needs a database URL"
     url = state.url
     engine = create_async_engine(url, poolclass=NullPool)
+    state.transactional_ddl = True if _transactional_sqlite(engine) else None
     try:
         try:
             connection = await engine.connect()
         except Exception as exc:  # refused, unknown host, bad credentials, missing database...
             raise MigrationError(f"cannot connect to {safe_url(url)}: {describe(exc)}") from None
         try:
+            tracker: _StepTracker | None = None
 
             def run(sync_connection: sa.Connection) -> T:
+                if exclusive:
+                    _leftover_batch_copies(sync_connection)
+                    # Alembic runs each revision in a transaction of its own only when it
+                    # finds the connection outside one.
+                    sync_connection.commit()
                 state.connection = sync_connection
+                if tracker is not None:
+                    event.listen(sync_connection, "after_cursor_execute", tracker.record)
                 try:
-                    return work()
+                    with _warnings_as_log_lines():
+                        return work()
                 finally:
                     state.connection = None
+                    if tracker is not None:
+                        event.remove(sync_connection, "after_cursor_execute", tracker.record)
 
             backend = url.get_backend_name()
             lock = _migration_lock(connection, backend if exclusive else "")
             with translate_errors():
                 async with lock, _process_lock():
-                    with _tracking_steps() as tracker, translate_errors(tracker, backend):
+                    with _tracking_steps() as tracker, translate_errors(tracker, state):
                         result = await connection.run_sync(run)
                         await connection.commit()
             return result

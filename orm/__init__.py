@@ -16,6 +16,7 @@ books = await Book.objects.filter(title__icontains="dune").order_by("-id")
 
 from __future__ import annotations
 
+from orm.constraints import CheckConstraint, Index, UniqueConstraint
 from orm.exceptions import (
     FieldError,
     FieldNotLoaded,
@@ -63,6 +64,7 @@ __all__ = [
     "BigInteger",
     "Binary",
     "Boolean",
+    "CheckConstraint",
     "Count",
     "Date",
     "DateTime",
@@ -74,6 +76,7 @@ __all__ = [
     "FieldNotLoaded",
     "Float",
     "ForeignKey",
+    "Index",
     "Integer",
     "Manager",
     "ManyToMany",
@@ -96,6 +99,7 @@ __all__ = [
     "Sum",
     "Text",
     "Time",
+    "UniqueConstraint",
     "ValidationError",
     "Value",
     "schema",

@@ -7,11 +7,13 @@ import inspect
 import keyword
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Self, dataclass_transform
 
 import sqlalchemy as sa
 
 from orm import persistence
+from orm.constraints import read_meta
 from orm.exceptions import FieldError, ORMError
 from orm.fields import NOT_PROVIDED, Field, Integer
 from orm.manager import Manager
@@ -57,6 +59,10 @@ class ModelMeta(type):
                     "put the shared fields in an abstract base (abstract = True)",
                 )
         fields = _collect_fields(cls, name, bases, namespace)
+        try:
+            options = read_meta(_meta_class(cls, namespace))
+        except ORMError as exc:
+            raise _model_error(name, str(exc)) from None
         if namespace.get("abstract", False):
             cls._abstract_fields = fields  # type: ignore[attr-defined]
             _set_fields_aside(cls, fields)
@@ -80,11 +86,21 @@ class ModelMeta(type):
             raise _model_error(name, f"table {tablename!r} is already used by another model")
         meta.table = registry._table_for(cls, [f.build_column() for f in meta.concrete_fields])  # type: ignore[arg-type]
         cls.table = meta.table  # type: ignore[attr-defined]
+        meta.options = options
+        known = {*fields, *(f.attname for f in fields.values()), "pk"}
+        for owner, field_name in options.used:
+            if field_name not in known:
+                raise FieldError(f"Meta {owner}: {meta.unknown(field_name)}")
         registry._register(cls)  # type: ignore[arg-type]
         for field in list(fields.values()):
             contribute = getattr(field, "contribute_to_class", None)
             if contribute is not None:
                 contribute(cls)
+        if options.used:
+            registry.defer(
+                f"{name}.Meta: its indexes and constraints wait for a related model",
+                partial(_add_meta_items, cls),  # type: ignore[arg-type]
+            )
         _set_fields_aside(cls, fields)
         if cls.__init__ is Model.__init__:  # type: ignore[misc]
             _install_init(cls)  # type: ignore[arg-type]
@@ -99,6 +115,31 @@ class ModelMeta(type):
                 if aside is not None and name in aside:
                     return aside[name]
             raise AttributeError(f"type object {cls.__name__!r} has no attribute {name!r}")
+
+
+def _meta_class(cls: type, namespace: dict[str, Any]) -> type | None:
+    """The model's ``class Meta``, or else the nearest abstract base's."""
+    own = namespace.get("Meta")
+    if own is not None:
+        if not isinstance(own, type):
+            raise ORMError("Meta must be a class (class Meta: ...)")
+        return own
+    for base in cls.__mro__[1:]:
+        if "_abstract_fields" in base.__dict__ and isinstance(base.__dict__.get("Meta"), type):
+            return base.__dict__["Meta"]  # type: ignore[no-any-return]
+    return None
+
+
+def _add_meta_items(model: type[Model]) -> bool:
+    """Add the ``Meta`` indexes and constraints to the table once every field has its column."""
+    meta = model._meta
+    if not all(getattr(f, "ready", True) for f in meta.fields.values() if f.concrete):
+        return False
+    table = meta.table
+    for item in meta.options.schema_items(model):
+        if isinstance(item, sa.Constraint) and item not in table.constraints:
+            table.append_constraint(item)
+    return True
 
 
 def _set_fields_aside(cls: type, fields: dict[str, Field[Any]]) -> None:

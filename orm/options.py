@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from orm.constraints import MetaOptions
 from orm.exceptions import FieldError
 
 if TYPE_CHECKING:
@@ -38,6 +39,8 @@ class Options:
         self.related: dict[str, Any] = {}
         self.pk: Field[Any] = next(f for f in fields.values() if f.primary_key)
         self.table: sa.Table
+        #: What ``class Meta`` declared: ``unique_together``, ``indexes``, ``constraints``.
+        self.options = MetaOptions()
         self.refresh_columns()
 
     def refresh_columns(self) -> None:

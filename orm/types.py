@@ -40,7 +40,13 @@ def _collation(dialect: Dialect) -> str:
 
 
 class BinaryString(TypeDecorator[str]):
-    """VARCHAR(length), compared code point by code point (spaces count) on every backend."""
+    """VARCHAR(length), compared code point by code point (spaces count) on every backend.
+
+    ``load_dialect_impl`` of these text types returns the generic type itself, not
+    ``dialect.type_descriptor(...)`` of it: the asyncpg dialect adapts ``Text`` to its VARCHAR
+    string type, so DDL would say VARCHAR where TEXT is meant (and autogenerate would not see a
+    ``String`` becoming a ``Text``). SQLAlchemy adapts the returned type for binding anyway.
+    """
 
     impl = sa.String
     cache_ok = True
@@ -54,8 +60,8 @@ class BinaryString(TypeDecorator[str]):
             varchar = mysql.VARCHAR(
                 self.max_length, charset=MYSQL_CHARSET, collation=_collation(dialect)
             )
-            return dialect.type_descriptor(varchar)
-        return dialect.type_descriptor(sa.String(self.max_length))
+            return varchar
+        return sa.String(self.max_length)
 
 
 class BinaryText(TypeDecorator[str]):
@@ -67,10 +73,8 @@ class BinaryText(TypeDecorator[str]):
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name in _MYSQL:
-            return dialect.type_descriptor(
-                mysql.LONGTEXT(charset=MYSQL_CHARSET, collation=_collation(dialect))
-            )
-        return dialect.type_descriptor(sa.Text())
+            return mysql.LONGTEXT(charset=MYSQL_CHARSET, collation=_collation(dialect))
+        return sa.Text()
 
 
 def string_type(length: int) -> TypeEngine[str]:

@@ -56,6 +56,9 @@ _CANNOT_CONNECT = {2002, 2003, 2005}
 _UNSENT = {1927, 2006, 4031}
 _TIMEOUT = {1969, 3024, 1317}
 _TRANSIENT = {1205, 1213, 1040, 1203}
+# A CHECK constraint violated: MySQL 8 (3819) and MariaDB (4025) report it outside the
+# driver's IntegrityError codes.
+_CHECK_FAILED = {3819, 4025}
 
 
 class _Cursor(aiomysql.Cursor):  # type: ignore[misc]
@@ -268,7 +271,7 @@ class MySQLBackend(Backend):
             return OperationalError(
                 message, code=scode, connection_lost=True, retry_safe=code in _UNSENT
             )
-        if isinstance(exc, pymysql.err.IntegrityError):
+        if isinstance(exc, pymysql.err.IntegrityError) or code in _CHECK_FAILED:
             return IntegrityError(message, code=scode)
         if isinstance(exc, pymysql.err.DataError):
             return DataError(message, code=scode)

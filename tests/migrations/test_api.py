@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -11,8 +12,10 @@ import pytest
 import sqlalchemy as sa
 
 import migrations
+import orm
 from asyncdb import Database
 from migrations import MigrationError, SchemaDiffers
+from migrations.runner import run_offline
 
 
 def _models(*, with_email: bool = False) -> SimpleNamespace:
@@ -132,21 +135,113 @@ async def test_commands_on_different_databases_run_concurrently(tmp_path: Path) 
     await asyncio.gather(*(lifecycle(f"db{i}") for i in range(4)))
 
 
-async def test_adopting_a_database_made_by_create_all(migration_url: str, tmp_path: Path) -> None:
-    """Write the first revision against an empty scratch database, then fake it."""
-    models = _models()
-    async with Database(migration_url) as database:  # what create_all() leaves behind
-        for table in models.metadata.sorted_tables:
-            await database.execute(sa.schema.CreateTable(table))
+def _library(*, isbn: bool = False, title_length: int = 200) -> orm.ModelRegistry:
+    models = orm.ModelRegistry()
+
+    class Author(orm.Model):
+        registry = models
+        tablename = "authors"
+        name = orm.String(max_length=100, index=True)
+
+    class Book(orm.Model):
+        registry = models
+        tablename = "books"
+        title = orm.String(max_length=title_length)
+        author = orm.ForeignKey(Author, related_name="books", on_delete=orm.CASCADE)
+        if isbn:
+            code = orm.String(max_length=13, null=True)
+
+    return models
+
+
+async def test_adopting_a_database_made_by_create_all(
+    migration_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """makemigrations writes the initial revision anyway; migrate --fake-initial adopts."""
+    async with Database(migration_url) as database:
+        models = _library()
+        await models.create_all(database)
+        await database.execute("INSERT INTO authors (name) VALUES ('Ann')")
     directory = migrations.init(tmp_path / "db_migrations")
+    with caplog.at_level(logging.WARNING, logger="migrations"):
+        path = await migrations.makemigrations(migration_url, models, directory, message="initial")
+    assert path is not None and "op.create_table('books'" in path.read_text()
+    assert [r.getMessage() for r in caplog.records] == [
+        "the database already has table(s) authors, books, which this initial revision "
+        "creates: if they match the models, run `migrate --fake-initial` to record the "
+        "revision as applied without running it"
+    ]
+    revision = path.name.split("-")[1].split("_")[0]
+
+    with pytest.raises(MigrationError) as refused:
+        await migrations.migrate(migration_url, models, directory)
+    assert str(refused.value) == (
+        f"the database already has table(s) authors, books, which the initial revision "
+        f"{revision} creates; if they match the models, run `migrate --fake-initial` to record "
+        "that revision as applied without running it"
+    )
+    assert [s.applied for s in await migrations.showmigrations(migration_url, directory)] == [False]
+
+    # A later revision runs as usual after the initial one is faked.
+    with_isbn = _library(isbn=True)
     scratch = f"sqlite:///{tmp_path / 'scratch.db'}"
-    assert await migrations.makemigrations(scratch, models, directory, message="initial")
-    with pytest.raises(MigrationError, match="not at the latest revision"):
-        await migrations.check(migration_url, models, directory)
-    assert await migrations.migrate(migration_url, models, directory, fake=True) == []
-    statuses = await migrations.showmigrations(migration_url, directory)
-    assert [s.applied for s in statuses] == [True]
-    await migrations.check(migration_url, models, directory)
+    await migrations.migrate(scratch, models, directory)
+    await migrations.makemigrations(scratch, with_isbn, directory, message="isbn")
+    applied = await migrations.migrate(migration_url, with_isbn, directory, fake_initial=True)
+    assert [step.message for step in applied] == ["isbn"]
+    await migrations.check(migration_url, with_isbn, directory)
+    async with Database(migration_url) as database:
+        assert await database.fetch_val("SELECT name FROM authors") == "Ann"
+    # Once a revision is applied, --fake-initial changes nothing.
+    assert await migrations.migrate(migration_url, with_isbn, directory, fake_initial=True) == []
+
+
+async def test_fake_initial_refuses_tables_that_differ(migration_url: str, tmp_path: Path) -> None:
+    async with Database(migration_url) as database:
+        await _library(title_length=50).create_all(database)
+    directory = migrations.init(tmp_path / "db_migrations")
+    path = await migrations.makemigrations(migration_url, _library(), directory, message="init")
+    assert path is not None
+    with pytest.raises(MigrationError) as refused:
+        await migrations.migrate(migration_url, None, directory, fake_initial=True)
+    revision = path.name.split("-")[1].split("_")[0]
+    assert str(refused.value) == (
+        f"--fake-initial: the tables of the initial revision {revision} differ from the "
+        "database: modify type 'books.title'; nothing was run"
+    )
+    async with Database(migration_url) as database:
+        await database.execute("DROP TABLE books")
+    with pytest.raises(MigrationError) as partial:
+        await migrations.migrate(migration_url, None, directory, fake_initial=True)
+    assert str(partial.value) == (
+        f"--fake-initial: the database has table(s) authors of the initial revision {revision} "
+        "but not books; nothing was run"
+    )
+    assert [s.applied for s in await migrations.showmigrations(migration_url, directory)] == [False]
+
+
+async def test_fake_initial_reads_the_revision_without_running_it(
+    migration_url: str, tmp_path: Path
+) -> None:
+    """The initial revision's own statements (a data fix, raw SQL) never reach the database."""
+    async with Database(migration_url) as database:
+        await _library().create_all(database)
+        await database.execute("INSERT INTO authors (name) VALUES ('Ann')")
+    directory = migrations.init(tmp_path / "db_migrations")
+    path = await migrations.makemigrations(migration_url, _library(), directory, message="init")
+    assert path is not None
+    extra = (
+        "    op.execute('DELETE FROM authors')\n"
+        "    op.get_bind().execute(sa.text('DROP TABLE books'))\n"
+        "    # ### end Alembic commands ###"
+    )
+    upgrade, downgrade = path.read_text().split("def downgrade", 1)
+    upgrade = upgrade.replace("    # ### end Alembic commands ###", extra, 1)
+    path.write_text(upgrade + "def downgrade" + downgrade)
+    await migrations.migrate(migration_url, None, directory, fake_initial=True)
+    async with Database(migration_url) as database:
+        assert await database.fetch_val("SELECT count(*) FROM authors") == 1
+        assert await database.fetch_val("SELECT count(*) FROM books") == 0
 
 
 class _Collect(logging.Handler):
@@ -175,3 +270,16 @@ async def test_alembic_chatter_stays_out_of_the_application_log(
         root.removeHandler(collect)
     assert [r.getMessage() for r in collect.records if r.levelno < logging.WARNING] == []
     assert logging.getLogger("alembic.runtime.migration").propagate
+
+
+async def test_warnings_become_log_lines_and_deprecations_stay_warnings(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def noisy() -> None:
+        warnings.warn("something odd\n  across lines", UserWarning, stacklevel=1)
+        warnings.warn("something odd\n  across lines", UserWarning, stacklevel=1)
+        warnings.warn("old API", DeprecationWarning, stacklevel=1)
+
+    with caplog.at_level(logging.WARNING, logger="migrations"), pytest.warns(DeprecationWarning):
+        await run_offline(noisy)
+    assert [r.getMessage() for r in caplog.records] == ["something odd across lines"]

@@ -50,6 +50,7 @@ async def test_drops_unique_constraints_and_enum_columns(
         path = await migrations.makemigrations(migration_url, _v2(), directory, message="v2")
     assert sorted(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING) == [
         "column members.nick is dropped: its data will be lost",
+        "downgrading this revision drops column members.mood: the data in it will be lost",
         "table legacy is dropped: its data will be lost",
     ]
     assert path is not None

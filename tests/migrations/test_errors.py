@@ -123,6 +123,9 @@ def test_revisions_unknown_behind_and_branched(
     assert line.startswith("error: the migrations have 2 heads (")
     assert line.endswith("run `merge` to join them before `migrate`")
     assert "2 heads" in one_line(capsys, "--models", models, "makemigrations", "-m", "x")
+    line = one_line(capsys, "--models", models, "check")
+    assert line.startswith("error: the migrations have 2 heads (")
+    assert "bbbbbbbbbbbb" in line and line.endswith("run `merge` to join them before `check`")
     assert "Created" in ok(capsys, "merge", "-m", "join")
     assert "nothing to merge" in one_line(capsys, "merge")
     assert ok(capsys, "migrate").count("Applied") == 3
@@ -153,11 +156,19 @@ async def test_failing_revision_names_its_step(migration_url: str, tmp_path: Pat
     assert "[while running: SELECT * FROM no_such_table]" in message
     statuses = await migrations.showmigrations(migration_url, directory)
     assert [s.applied for s in statuses] == [False]
-    if migration_url.startswith("mysql"):
-        assert "MySQL commits each DDL statement at once" in message
-    if migration_url.startswith("postgresql"):  # transactional DDL: the table was rolled back
-        async with Database(migration_url) as database:
-            assert await database.fetch_val("SELECT to_regclass('early')") is None
+    async with Database(migration_url) as database:
+        tables = await database.fetch_all(
+            "SELECT 1 FROM information_schema.tables WHERE table_name = 'early'"
+            if not migration_url.startswith("sqlite")
+            else "SELECT 1 FROM sqlite_master WHERE name = 'early'"
+        )
+    if migration_url.startswith("mysql"):  # DDL commits at once: the message names what stayed
+        assert "1 statement of this revision before the failing one stayed applied: " in message
+        assert "CREATE TABLE early" in message
+        assert len(tables) == 1
+    else:  # transactional DDL (SQLite too): the table was rolled back with the revision
+        assert "stayed applied" not in message
+        assert tables == []
 
 
 @pytest.mark.backends("sqlite")
