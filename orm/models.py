@@ -97,7 +97,7 @@ class ModelMeta(type):
             if contribute is not None:
                 contribute(cls)
         if options.used:
-            registry.defer(
+            registry._defer(
                 f"{name}.Meta: its indexes and constraints wait for a related model",
                 partial(_add_meta_items, cls),  # type: ignore[arg-type]
             )
