@@ -35,7 +35,7 @@ __all__ = [
 @dataclass(frozen=True)
 class Rename:
     """Column ``old`` of ``table`` is now called ``new``; with ``table=None``, table ``old`` is
-    now called ``new`` (see :meth:`of_table`)."""
+    now called ``new`` (see ``of_table``)."""
 
     table: str | None
     old: str
