@@ -46,6 +46,7 @@ from orm.fields import (
 )
 from orm.manager import Manager
 from orm.models import Model
+from orm.options import clear_caches
 from orm.prefetch import Prefetch
 from orm.queryset import QuerySet
 from orm.registry import ModelRegistry
@@ -97,4 +98,5 @@ __all__ = [
     "Time",
     "ValidationError",
     "Value",
+    "clear_caches",
 ]

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self, dataclass_transform
 
 import sqlalchemy as sa
 
+from asyncdb.codegen import generate
 from orm import persistence
 from orm.exceptions import FieldError, ORMError
 from orm.fields import NOT_PROVIDED, Field, Integer
@@ -372,8 +373,9 @@ def _generate_init(model: type[Model]) -> Callable[..., None] | None:
             *body,
         ]
     )
-    exec(compile(source, f"<orm: {model.__name__}.__init__>", "exec"), namespace)
-    init: Callable[..., None] = namespace["__init__"]
+    init: Callable[..., None] = generate(
+        "__init__", source, namespace, label=f"orm: {model.__qualname__}.__init__"
+    )
     init.__qualname__ = f"{model.__qualname__}.__init__"
     init.__module__ = model.__module__
     init.__doc__ = f"Set the fields of a new {meta.name} (generated from its fields)."

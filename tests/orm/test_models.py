@@ -24,7 +24,7 @@ def test_public_api() -> None:
         "ORMError", "NoMatch", "MultipleMatches", "FieldError", "ValidationError",
         "RelationNotLoaded", "FieldNotLoaded",
         "ForeignKey", "OneToOne", "ManyToMany", "Prefetch", "CASCADE", "SET_NULL", "RESTRICT",
-        "RelatedManager",
+        "RelatedManager", "clear_caches",
     }  # fmt: skip
     assert set(orm.__all__) == expected
     assert all(hasattr(orm, name) for name in orm.__all__)
