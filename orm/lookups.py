@@ -108,12 +108,14 @@ class Lookup:
     takes_expression: ClassVar[bool] = False
     #: A queryset may stand for the value (``author__in=Author.objects.filter(...)``).
     takes_subquery: ClassVar[bool] = False
-    #: The condition is true or false for a NULL column, never unknown: ``exclude()`` needs no
-    #: ``IS NOT NULL`` guard to keep rows whose column is NULL.
-    null_safe: ClassVar[bool] = False
 
     def shape(self, value: Any) -> Hashable:
         return None
+
+    def null_safe(self, shape: Hashable) -> bool:
+        """Whether the condition is true or false for a NULL column (never unknown), so
+        ``exclude()`` needs no ``IS NOT NULL`` guard to keep the rows whose column is NULL."""
+        return False
 
     def check(self, value: Any, convert: Convert, label: str) -> Any:
         if value is None:
@@ -263,6 +265,9 @@ class Exact(Lookup):
 
     def shape(self, value: Any) -> Hashable:
         return IS_NULL if value is None else None
+
+    def null_safe(self, shape: Hashable) -> bool:
+        return shape is IS_NULL  # IS NULL: exclude(x=None) keeps exactly the other rows
 
     def check(self, value: Any, convert: Convert, label: str) -> Any:
         return None if value is None else convert(value)
@@ -488,10 +493,12 @@ class Range(Lookup):
 @registry.register_lookup
 class IsNull(Lookup):
     name = "isnull"
-    null_safe = True
 
     def shape(self, value: Any) -> Hashable:
         return value is True
+
+    def null_safe(self, shape: Hashable) -> bool:
+        return True
 
     def check(self, value: Any, convert: Convert, label: str) -> Any:
         if not isinstance(value, bool):

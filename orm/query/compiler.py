@@ -16,6 +16,8 @@ from orm.lookups import SQL_VALUE
 from orm.query.resolver import Params, Resolver, filter_leaf, param_name
 
 if TYPE_CHECKING:
+    from collections.abc import Hashable
+
     from orm.lookups import Binder
     from orm.models import Model
     from orm.options import Options
@@ -60,20 +62,30 @@ class Bound:
         ``shape_key`` collects them) are ``raws``. Every value of one shape binds as many
         parameters, so a mismatch is a bug, raised as such (never a misbound query)."""
         names = self.names
+        size = len(names)
         values: dict[str, Any] = {}
         count = 0
         # Plain loops: this runs for every query (dict(zip()), zip(strict=) cost more here).
         for params in map(call, self.binders, raws):
             for value in params:
-                values[names[count]] = value  # IndexError if a binder gave too many
+                if count == size:
+                    raise _misbound(count + 1, size)
+                values[names[count]] = value
                 count += 1
-        if count != len(names) or len(raws) != len(self.binders):
-            raise AssertionError(f"{count} values bound for {len(names)} parameters")
+        if count != size or len(raws) != len(self.binders):
+            raise _misbound(count, size)
         if state.limit is not None:
             values["orm_limit"] = state.limit
         if state.offset is not None:
             values["orm_offset"] = state.offset
         return values
+
+
+def _misbound(count: int, size: int) -> AssertionError:
+    return AssertionError(
+        f"{count} values bound for {size} parameters: a lookup's shape() does not capture "
+        "how many parameters its values bind"
+    )
 
 
 class Compiled(Bound):
@@ -175,9 +187,10 @@ def _leaf(resolver: Resolver, key: str, value: Any, negated: bool) -> ColumnElem
     elif lookup.takes_subquery and hasattr(value, "_subquery_for_in"):
         sql = value._subquery_for_in()
     condition: ColumnElement[bool]
+    shape: Hashable = SQL_VALUE
     if sql is not None:
         params.cacheable = False
-        condition = lookup.condition(column, [sql], SQL_VALUE)
+        condition = lookup.condition(column, [sql], shape)
     else:
         shape = lookup.shape(value)
         checked = lookup.check(value, leaf.convert, leaf.label)
@@ -185,7 +198,7 @@ def _leaf(resolver: Resolver, key: str, value: Any, negated: bool) -> ColumnElem
         condition = lookup.condition(column, binds, shape)
         binder = lookup.binder(leaf.convert, leaf.label, shape)
         params.binders.append(_prefixed(tuple(prefix), binder) if prefix else binder)
-    if negated and not lookup.null_safe and (leaf.nullable or resolver.joins):
+    if negated and not lookup.null_safe(shape) and (leaf.nullable or resolver.joins):
         # SQL's NOT (x = 1) is NULL (so false) for a NULL x; `exclude()` must keep that row.
         condition = sa.and_(condition, column.is_not(None))
     return condition
