@@ -18,9 +18,11 @@ from orm.query.resolver import Params, Resolver, filter_leaf, param_name
 if TYPE_CHECKING:
     from collections.abc import Hashable
 
+    from asyncdb.cache import BoundedCache
     from orm.lookups import Binder
     from orm.models import Model
     from orm.options import Options
+    from orm.query.resolver import Leaf
     from orm.query.state import QueryState
 
 __all__ = [
@@ -105,7 +107,10 @@ class Uncacheable(Exception):
 
 
 def filter_shapes(
-    children: Iterable[Q | tuple[str, Any]], model: type[Model], leaves: Any, raws: list[Any]
+    children: Iterable[Q | tuple[str, Any]],
+    model: type[Model],
+    leaves: BoundedCache[str, Leaf],
+    raws: list[Any],
 ) -> list[Any]:
     """The shapes of filters (``(key, value)`` pairs and ``Q`` trees) as statement cache keys
     hold them; their values are appended to ``raws`` in compile order (what ``Bound.bind``

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
-from orm.exceptions import FieldError
+from orm.exceptions import FieldError, ValidationError
 from orm.lookups import Lookup, Transform, registry
 
 if TYPE_CHECKING:
@@ -127,12 +127,27 @@ class Leaf:
         )
         if transforms:
             self.label += SEP + SEP.join(t.key for t in transforms)
+            if field is not None:  # the transform's output field checks the values
+                self.convert = _naming(self.convert, field.model.__name__, self.label)
         #: The compared value may be NULL on a row (so ``exclude()`` needs an IS NOT NULL).
         self.nullable = field is None or field.null or bool(transforms)
 
 
 def _identity(value: Any) -> Any:
     return value
+
+
+def _naming(convert: Callable[[Any], Any], model: str, label: str) -> Callable[[Any], Any]:
+    """``convert``, its ValidationErrors naming ``label`` (``Book.created__year``)."""
+    name = label.split(".", 1)[1]
+
+    def named(value: Any) -> Any:
+        try:
+            return convert(value)
+        except ValidationError as exc:
+            raise ValidationError(model, name, exc.problem) from None
+
+    return named
 
 
 def filter_leaf(model: type[Model], key: str, annotations: Sequence[str] = ()) -> Leaf:

@@ -162,7 +162,7 @@ async def test_transform_chains_compile_bind_and_reuse_statements(
     assert len(Item._meta.selects) == shapes
     assert (await Item.objects.get(title__length=4)).title == "beta"
     # the transform's output field checks the values compared with it
-    with pytest.raises(orm.ValidationError, match="expected int"):
+    with pytest.raises(orm.ValidationError, match=r"^Item\.title__length: expected int"):
         await Item.objects.filter(title__length="four")
     with pytest.raises(orm.FieldError, match=r"unsupported lookup 'length' for Item\.views"):
         await Item.objects.filter(views__length=3)
