@@ -42,6 +42,10 @@ async def _use_and_drop(db: Database) -> list[weakref.ref[Any]]:
     try:
         shelf = await Shelf.objects.create(name="top")
         await Volume.objects.bulk_create([Volume(title=f"v{i}", shelf=shelf) for i in range(3)])
+        async for volume in Volume.objects.order_by("id"):  # streamed, left early
+            assert volume.title == "v0"
+            orm.clear_caches()  # its statement dropped while the stream is open
+            break
         one = await Volume.objects.get(title="v1")
         one = await Volume.objects.get(title="v1")  # the get fast path
         one.pages = 5
