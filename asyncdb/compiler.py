@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
@@ -20,6 +19,7 @@ from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql.compiler import Compiled, SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
+from .cache import BoundedCache
 from .errors import ParameterError, ProgrammingError
 
 __all__ = ["CompiledQuery", "QueryCompiler"]
@@ -107,10 +107,16 @@ class QueryCompiler:
         self.dialect = dialect
         self._native_timezones = native_timezones
         self._result_hook = result_hook
-        self._text_cache: dict[str, CompiledQuery] = {}
-        self._core_cache: OrderedDict[Any, CompiledQuery] = OrderedDict()
+        self._text_cache: BoundedCache[str, CompiledQuery] = BoundedCache(
+            "asyncdb.text_statements", _CACHE_SIZE
+        )
+        self._core_cache: BoundedCache[Any, CompiledQuery] = BoundedCache(
+            "asyncdb.core_statements", _CACHE_SIZE
+        )
         #: id(statement) -> (statement, column keys, compiled, its extracted bind parameters)
-        self._by_object: dict[int, tuple[Any, Any, CompiledQuery, Any]] = {}
+        self._by_object: BoundedCache[int, tuple[Any, Any, CompiledQuery, Any]] = BoundedCache(
+            "asyncdb.statement_objects", _CACHE_SIZE
+        )
 
     # -- compiling -------------------------------------------------------------------------------
 
@@ -176,11 +182,7 @@ class QueryCompiler:
 
     def _compile_text(self, query: str) -> CompiledQuery:
         compiled = sa.text(query).compile(dialect=self.dialect)
-        cq = self._build(compiled, text=True)
-        if len(self._text_cache) >= _CACHE_SIZE:
-            self._text_cache.clear()
-        self._text_cache[query] = cq
-        return cq
+        return self._text_cache.put(query, self._build(compiled, text=True))
 
     def _compile_core(
         self, stmt: ClauseElement, values: Mapping[str, Any] | None
@@ -213,19 +215,15 @@ class QueryCompiler:
                 raise ProgrammingError(f"cannot compile statement: {exc}") from exc
             cq = self._build(compiled, text=False)
             if key is not None:
-                self._core_cache[key] = cq
-                if len(self._core_cache) > _CACHE_SIZE:
-                    self._core_cache.popitem(last=False)
+                self._core_cache.put(key, cq)
         if not isinstance(cq.sa_compiled, SQLCompiler):  # DDL: no parameters
             if values:
                 raise ParameterError("this statement (DDL) takes no parameters")
             return cq, []
         if cache_key is None:
             return self._bind_core(cq, values, None)
-        if len(self._by_object) >= _CACHE_SIZE:
-            self._by_object.clear()
         # Holding the statement keeps its id() from being reused while the entry lives.
-        self._by_object[id(stmt)] = (stmt, column_keys, cq, cache_key.bindparams)
+        self._by_object.put(id(stmt), (stmt, column_keys, cq, cache_key.bindparams))
         return self._bind_core(cq, values, cache_key.bindparams)
 
     def _build(self, compiled: Compiled, *, text: bool) -> CompiledQuery:

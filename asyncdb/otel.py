@@ -29,13 +29,13 @@ import importlib.metadata
 import re
 import weakref
 from collections.abc import Iterable, Iterator
-from functools import lru_cache
 from typing import Any
 
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Histogram, Meter, MeterProvider, Observation
 from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
 
+from .cache import BoundedCache
 from .database import Database
 from .hooks import StatementInfo
 from .pool import Pool
@@ -67,7 +67,10 @@ def describe_sql(sql: str) -> tuple[str | None, str | None]:
     long statements, such as multi-row INSERTs, are not kept in the cache)."""
     if len(sql) > _CACHED_SQL_LENGTH:
         return _describe(sql)
-    return _describe_cached(sql)
+    described = _described.get(sql)
+    if described is None:
+        described = _described.put(sql, _describe(sql))
+    return described
 
 
 def _describe(sql: str) -> tuple[str | None, str | None]:
@@ -85,7 +88,9 @@ def _describe(sql: str) -> tuple[str | None, str | None]:
     return operation, re.sub(r'["`\[\]\s]', "", target.group(1))
 
 
-_describe_cached = lru_cache(maxsize=2048)(_describe)
+_described: BoundedCache[str, tuple[str | None, str | None]] = BoundedCache(
+    "asyncdb.otel_sql", 2048
+)
 
 
 def _version() -> str:

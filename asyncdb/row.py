@@ -11,6 +11,9 @@ from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .cache import BoundedCache
+from .codegen import generate
+
 if TYPE_CHECKING:
     from .compiler import CompiledQuery
 
@@ -18,8 +21,7 @@ __all__ = ["Row", "make_row", "make_rows", "processed_records", "row_class"]
 
 # Names that stay Row methods even when a column has the same name (use row["name"] for those).
 _RESERVED = frozenset({"keys", "values", "items", "get"})
-_MAX_CLASSES = 4096
-_classes: dict[tuple[str, ...], type[Row]] = {}
+_classes: BoundedCache[tuple[str, ...], type[Row]] = BoundedCache("asyncdb.row_classes", 4096)
 
 
 class Row(tuple[Any, ...]):
@@ -101,11 +103,7 @@ def row_class(keys: Sequence[str]) -> type[Row]:
             and index[name] == i
         ):
             namespace[name] = property(itemgetter(i))
-    cls = type("Row", (Row,), namespace)
-    if len(_classes) >= _MAX_CLASSES:
-        _classes.clear()
-    _classes[key] = cls
-    return cls
+    return _classes.put(key, type("Row", (Row,), namespace))
 
 
 def _row_class_for(
@@ -179,9 +177,16 @@ def _generate(
         + "".join(f"P{i}(v{i}), " if f"P{i}" in namespace else f"v{i}, " for i in range(width))
         + ")"
     )
-    source = (
-        f"def rows(records):\n    return [{display} for {target} in records]\n"
-        f"def one(record):\n    {target} = record\n    return {display}\n"
+    rows = generate(
+        "rows",
+        f"def rows(records):\n    return [{display} for {target} in records]\n",
+        namespace,
+        label="asyncdb result processors: rows",
     )
-    exec(compile(source, "<asyncdb result processors>", "exec"), namespace)
-    return namespace["rows"], namespace["one"]
+    one = generate(
+        "one",
+        f"def one(record):\n    {target} = record\n    return {display}\n",
+        namespace,
+        label="asyncdb result processors: one",
+    )
+    return rows, one

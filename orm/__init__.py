@@ -47,6 +47,7 @@ from orm.fields import (
 )
 from orm.manager import Manager
 from orm.models import Model
+from orm.options import clear_caches
 from orm.prefetch import Prefetch
 from orm.queryset import QuerySet
 from orm.registry import ModelRegistry
@@ -102,5 +103,6 @@ __all__ = [
     "UniqueConstraint",
     "ValidationError",
     "Value",
+    "clear_caches",
     "schema",
 ]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.sql.elements import ColumnElement
 
+from asyncdb.codegen import generate
 from orm.exceptions import FieldError
 from orm.incomplete import incomplete_class
 
@@ -200,13 +201,20 @@ def _generate_dicts(names: list[str], converters: list[Any]) -> Hydrator:
             items.append(f"{name!r}: C{index}(v{index}, R{index})")
     target = f"({''.join(f'v{i}, ' for i in range(len(names)))})"
     display = "{" + ", ".join(items) + "}"
-    source = (
-        f"def one(row):\n    {target} = row\n    return {display}\n"
-        "def many(rows):\n    result = []\n    append = result.append\n"
-        f"    for {target} in rows:\n        append({display})\n    return result\n"
+    one = generate(
+        "one",
+        f"def one(row):\n    {target} = row\n    return {display}\n",
+        namespace,
+        label="orm values() hydrator: one",
     )
-    exec(compile(source, "<orm values hydrator>", "exec"), namespace)
-    return Hydrator(namespace["one"], namespace["many"])
+    many = generate(
+        "many",
+        "def many(rows):\n    result = []\n    append = result.append\n"
+        f"    for {target} in rows:\n        append({display})\n    return result\n",
+        namespace,
+        label="orm values() hydrator: many",
+    )
+    return Hydrator(one, many)
 
 
 def _plain_attribute(model: type[Model], name: str) -> bool:
@@ -286,5 +294,7 @@ def _generate(
         + "".join(f"        {line}\n" for line in body[1:])
         + "        append(o0)\n    return result\n"
     )
-    exec(compile(one_source + many_source, f"<orm hydrator {model.__name__}>", "exec"), namespace)
-    return Hydrator(namespace["one"], namespace["many"])
+    label = f"orm hydrator {model._meta.name}"
+    one = generate("one", one_source, namespace, label=f"{label}: one")
+    many = generate("many", many_source, namespace, label=f"{label}: many")
+    return Hydrator(one, many)

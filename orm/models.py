@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self, dataclass_transform
 
 import sqlalchemy as sa
 
+from asyncdb.codegen import generate
 from orm import persistence
 from orm.constraints import read_meta
 from orm.exceptions import FieldError, ORMError
@@ -420,8 +421,9 @@ def _generate_init(model: type[Model]) -> Callable[..., None] | None:
             *body,
         ]
     )
-    exec(compile(source, f"<orm: {model.__name__}.__init__>", "exec"), namespace)
-    init: Callable[..., None] = namespace["__init__"]
+    init: Callable[..., None] = generate(
+        "__init__", source, namespace, label=f"orm: {model.__qualname__}.__init__"
+    )
     init.__qualname__ = f"{model.__qualname__}.__init__"
     init.__module__ = model.__module__
     init.__doc__ = f"Set the fields of a new {meta.name} (generated from its fields)."

@@ -8,15 +8,26 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from asyncdb.cache import BoundedCache
+from asyncdb.cache import clear_caches as _clear_caches
 from orm.constraints import MetaOptions
 from orm.exceptions import FieldError
 
 if TYPE_CHECKING:
     from orm.fields import Field
     from orm.models import Model
+    from orm.query.compiler import Compiled
+    from orm.query.resolver import Leaf
     from orm.registry import ModelRegistry
 
-__all__ = ["Options"]
+__all__ = ["Options", "clear_caches"]
+
+
+def clear_caches() -> None:
+    """Empty every cache of the orm: compiled statements, resolved filter keys, generated
+    code. For tests (after registering a lookup for one, or to count compilations); what a
+    cache held is rebuilt when next needed, so no result changes."""
+    _clear_caches("orm.")
 
 
 class Options:
@@ -39,6 +50,15 @@ class Options:
         self.related: dict[str, Any] = {}
         self.pk: Field[Any] = next(f for f in fields.values() if f.primary_key)
         self.table: sa.Table
+        # What the orm compiled or resolved for this model, kept here (not in module globals)
+        # so a model that is no longer used can be freed with them:
+        #: filter keys ("author__name__icontains") resolved to their ``Leaf``;
+        self.leaves: BoundedCache[str, Leaf] = BoundedCache("orm.leaves", 256)
+        #: compiled SELECTs by query shape (``orm.query.compiler.shape_key``);
+        self.selects: BoundedCache[Any, Compiled] = BoundedCache("orm.selects", 512)
+        #: every other statement built once and then only bound (count, exists, update,
+        #: delete, single-row writes, bulk inserts, prefetch selects), by kind and shape.
+        self.statements: BoundedCache[Any, Any] = BoundedCache("orm.statements", 512)
         #: What ``class Meta`` declared: ``unique_together``, ``indexes``, ``constraints``.
         self.options = MetaOptions()
         self.refresh_columns()
@@ -50,6 +70,8 @@ class Options:
         )
         self.attnames: tuple[str, ...] = tuple(f.attname for f in self.concrete_fields)
         self.by_attname: dict[str, Field[Any]] = {f.attname: f for f in self.concrete_fields}
+        for cache in (self.leaves, self.selects, self.statements):
+            cache.clear()  # built for the columns before
 
     def columns(self) -> list[sa.Column[Any]]:
         return [self.table.c[name] for name in self.attnames]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 from itertools import chain
 from operator import is_not, itemgetter
 from typing import TYPE_CHECKING, Any
@@ -12,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from asyncdb.cache import BoundedCache
 from orm import prebuilt
 from orm.exceptions import FieldError, NoMatch
 from orm.fields import DateTime, Field
@@ -59,13 +59,13 @@ async def insert(obj: Model, database: Database | None = None) -> None:
     pk = meta.pk.attname
     names = tuple(values)
     if pk in values:
-        await db.execute(prebuilt.insert(meta.table, names, None), prebuilt.params(values))
+        await db.execute(prebuilt.insert(meta, names, None), prebuilt.params(values))
         return
     if db.features.supports_returning:
-        statement = prebuilt.insert(meta.table, names, pk)
+        statement = prebuilt.insert(meta, names, pk)
         key = await db.fetch_val(statement, prebuilt.params(values))
     else:
-        statement = prebuilt.insert(meta.table, names, None)
+        statement = prebuilt.insert(meta, names, None)
         key = (await db.execute(statement, prebuilt.params(values))).lastrowid
     obj.__dict__[pk] = key
 
@@ -86,12 +86,12 @@ async def save(obj: Model, *, update_fields: Sequence[str] | None = None) -> Non
     db = _database(obj)
     pk = meta.pk.attname
     if values:
-        statement = prebuilt.update_by_key(meta.table, tuple(values), pk)
+        statement = prebuilt.update_by_key(meta, tuple(values), pk)
         bound = prebuilt.params(values)
         bound.update(prebuilt.key_param(obj.pk))
         matched = (await db.execute(statement, bound)).rowcount
     else:
-        probe = prebuilt.select_by_key(meta.table, (), pk)
+        probe = prebuilt.select_by_key(meta, (), pk)
         found = await db.fetch_one(probe, prebuilt.key_param(obj.pk))
         matched = 1 if found is not None else 0
     if matched == 0 and update_fields is None:
@@ -102,7 +102,7 @@ async def delete(obj: Model) -> None:
     meta = obj._meta
     if obj.pk is None:
         raise FieldError(f"cannot delete unsaved {meta.name} (pk is None)")
-    statement = prebuilt.delete_by_key(meta.table, meta.pk.attname)
+    statement = prebuilt.delete_by_key(meta, meta.pk.attname)
     await _database(obj).execute(statement, prebuilt.key_param(obj.pk))
     if meta.pk.auto_increment:
         obj.__dict__[meta.pk.attname] = None
@@ -112,7 +112,7 @@ async def reload(obj: Model) -> None:
     meta = obj._meta
     if obj.pk is None:
         raise FieldError(f"cannot load unsaved {meta.name} (pk is None)")
-    statement = prebuilt.select_by_key(meta.table, meta.attnames, meta.pk.attname)
+    statement = prebuilt.select_by_key(meta, meta.attnames, meta.pk.attname)
     row = await _database(obj).fetch_one(statement, prebuilt.key_param(obj.pk))
     if row is None:
         raise NoMatch(f"{meta.name} with {meta.pk.name}={obj.pk!r} no longer exists")
@@ -125,23 +125,21 @@ def _batch_size(db: Database, columns: int, requested: int | None) -> int:
     return min(limit, requested) if requested else limit
 
 
-# Multi-row INSERT statements by (dialect, table, columns, rows, returning). SQLAlchemy cannot
-# cache a multi-VALUES insert (it has no cache key), so compiling one per call would cost far
-# more than running it; this typed text() statement is built once per shape and then only
-# bound. Identifiers are the model's, quoted by the dialect; values are typed parameters, so
-# every column type's conversions apply as for any Core statement.
-_INSERTS: dict[tuple[Any, ...], sa.TextClause] = {}
-_INSERT_CACHE_SIZE = 256
-
-
+# Multi-row INSERT statements, kept in the model's ``_meta.statements`` by (dialect, columns,
+# rows, returning). SQLAlchemy cannot cache a multi-VALUES insert (it has no cache key), so
+# compiling one per call would cost far more than running it; this typed text() statement is
+# built once per shape and then only bound. Identifiers are the model's, quoted by the
+# dialect; values are typed parameters, so every column type's conversions apply as for any
+# Core statement.
 def _insert_statement(
-    db: Database, table: sa.Table, columns: tuple[str, ...], rows: int, returning: bool
+    db: Database, meta: Options, columns: tuple[str, ...], rows: int, returning: bool
 ) -> sa.TextClause:
     dialect = db.dialect
-    key = (dialect.name, table, columns, rows, returning)
-    statement = _INSERTS.get(key)
+    key = ("insert_rows", dialect.name, columns, rows, returning)
+    statement: sa.TextClause | None = meta.statements.get(key)
     if statement is not None:
         return statement
+    table = meta.table
     quote = dialect.identifier_preparer.quote
     names = ", ".join(quote(table.c[c].name) for c in columns)
     width = range(len(columns))
@@ -155,9 +153,7 @@ def _insert_statement(
     statement = sa.text(sql).bindparams(*binds)
     if returning:
         statement = statement.columns(pk)  # type: ignore[assignment]
-    if len(_INSERTS) >= _INSERT_CACHE_SIZE:
-        _INSERTS.clear()
-    _INSERTS[key] = statement
+    meta.statements.put(key, statement)
     return statement
 
 
@@ -191,7 +187,6 @@ _UNNEST_TYPES = (
 # arrays of one statement stay within PostgreSQL's 1 GB message limit up to ~100 KB a row
 # (about what the VALUES path's parameter limit allowed).
 _UNNEST_MAX_ROWS = 10_000
-_UNNEST_INSERTS: dict[tuple[Any, ...], sa.TextClause | None] = {}
 
 
 def _unnest_safe(column_type: TypeEngine[Any], dialect: Any) -> bool:
@@ -204,15 +199,17 @@ def _unnest_safe(column_type: TypeEngine[Any], dialect: Any) -> bool:
 
 
 def _unnest_statement(
-    db: Database, table: sa.Table, columns: tuple[str, ...], returning: bool
+    db: Database, meta: Options, columns: tuple[str, ...], returning: bool
 ) -> sa.TextClause | None:
-    """The unnest INSERT for these columns, or None when the VALUES path must be used."""
+    """The unnest INSERT for these columns, or None when the VALUES path must be used (kept
+    in the model's ``_meta.statements``)."""
     if db.features.backend != "postgresql" or not columns:
         return None
     dialect = db.dialect
-    key = (dialect.name, table, columns, returning)
-    if key in _UNNEST_INSERTS:
-        return _UNNEST_INSERTS[key]
+    key = ("insert_unnest", dialect.name, columns, returning)
+    if key in meta.statements:
+        return meta.statements.get(key)
+    table = meta.table
     statement: sa.TextClause | None = None
     types = [table.c[c].type for c in columns]
     if all(_unnest_safe(t, dialect) for t in types):
@@ -239,9 +236,7 @@ def _unnest_statement(
         if returning:
             keys = sa.column("orm_keys", postgresql.ARRAY(pk.type))
             statement = statement.columns(keys)  # type: ignore[assignment]
-    if len(_UNNEST_INSERTS) >= _INSERT_CACHE_SIZE:
-        _UNNEST_INSERTS.clear()
-    _UNNEST_INSERTS[key] = statement
+    meta.statements.put(key, statement)
     return statement
 
 
@@ -329,10 +324,18 @@ def _by_object(meta: Options, objs: Sequence[Model]) -> list[_Group]:
     return result
 
 
-@lru_cache(maxsize=64)
+_PARAM_NAMES: BoundedCache[tuple[int, int], tuple[str, ...]] = BoundedCache(
+    "orm.values_param_names", 64
+)
+
+
 def _values_param_names(rows: int, width: int) -> tuple[str, ...]:
     """The bind names of the multi-row VALUES statement, column by column."""
-    return tuple(f"r{i}_{j}" for j in range(width) for i in range(rows))
+    names = _PARAM_NAMES.get((rows, width))
+    if names is None:
+        names = tuple(f"r{i}_{j}" for j in range(width) for i in range(rows))
+        _PARAM_NAMES.put((rows, width), names)
+    return names
 
 
 async def bulk_insert(
@@ -379,11 +382,10 @@ async def _insert_chunks(
     (``@@auto_increment_increment``, ``@@innodb_autoinc_lock_mode``) when keys come from
     ``lastrowid`` there."""
     pk_attname = meta.pk.attname
-    table = meta.table
     columns = group.columns
     returning = database.features.supports_returning
     auto_key = pk_attname not in columns
-    unnest = _unnest_statement(database, table, columns, returning and auto_key)
+    unnest = _unnest_statement(database, meta, columns, returning and auto_key)
     if unnest is not None:
         size = batch_size or _UNNEST_MAX_ROWS
     else:
@@ -397,16 +399,14 @@ async def _insert_chunks(
             # innodb_autoinc_lock_mode 2 (MySQL 8's default, Galera): a multi-row INSERT beside
             # another may get keys that are not one block. One INSERT a row, each with its
             # own lastrowid, in one transaction.
-            keys = await _insert_one_by_one(database, table, columns, chunk)
+            keys = await _insert_one_by_one(database, meta, columns, chunk)
         else:
             params: dict[str, Any]
             if unnest is not None:
                 statement = unnest
                 params = {f"c{j}": column for j, column in enumerate(chunk)}
             else:
-                statement = _insert_statement(
-                    database, table, columns, rows, returning and auto_key
-                )
+                statement = _insert_statement(database, meta, columns, rows, returning and auto_key)
                 names = _values_param_names(rows, len(columns))
                 params = dict(zip(names, chain.from_iterable(chunk), strict=True))
             if not auto_key:
@@ -432,10 +432,10 @@ async def _insert_chunks(
 
 
 async def _insert_one_by_one(
-    database: Database, table: sa.Table, columns: tuple[str, ...], chunk: list[list[Any]]
+    database: Database, meta: Options, columns: tuple[str, ...], chunk: list[list[Any]]
 ) -> list[int]:
     """INSERT each row of ``chunk`` on its own, in one transaction; their ``lastrowid``s."""
-    one = _insert_statement(database, table, columns, 1, False)
+    one = _insert_statement(database, meta, columns, 1, False)
     names = _values_param_names(1, len(columns))
     keys = []
     async with database.transaction():

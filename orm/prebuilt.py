@@ -4,15 +4,17 @@ Building a Core statement costs far more than running it (``insert(t).values(...
 cache key: ~80 µs, against a ~50 µs round trip). These are built once with bind parameters
 (named ``orm_w_<attname>``, so they never clash with the columns' own bind names) and reused:
 asyncdb finds a statement object it has compiled before without recomputing its cache key, so
-a call only binds its values.
+a call only binds its values. They are kept in the model's ``_meta.statements``.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from orm.options import Options
 
 __all__ = [
     "by_key",
@@ -46,30 +48,52 @@ def by_key(table: sa.Table, key: str) -> sa.ColumnElement[bool]:
     return column == sa.bindparam(_KEY, type_=column.type)
 
 
-@lru_cache(maxsize=1024)
-def insert(table: sa.Table, names: tuple[str, ...], returning: str | None) -> sa.Insert:
+def insert(meta: Options, names: tuple[str, ...], returning: str | None) -> sa.Insert:
     """``INSERT INTO table (names) VALUES (...)``, returning the column ``returning``."""
-    statement = sa.insert(table).values({name: _bind(table, name) for name in names})
-    return statement.returning(table.c[returning]) if returning is not None else statement
+    key = ("insert", names, returning)
+    statement: sa.Insert | None = meta.statements.get(key)
+    if statement is None:
+        table = meta.table
+        statement = sa.insert(table).values({name: _bind(table, name) for name in names})
+        if returning is not None:
+            statement = statement.returning(table.c[returning])
+        meta.statements.put(key, statement)
+    return statement
 
 
-@lru_cache(maxsize=1024)
-def update_by_key(table: sa.Table, names: tuple[str, ...], key: str) -> sa.Update:
+def update_by_key(meta: Options, names: tuple[str, ...], key: str) -> sa.Update:
     """``UPDATE table SET names... WHERE key = ...``."""
-    return (
-        sa.update(table)
-        .where(by_key(table, key))
-        .values({name: _bind(table, name) for name in names})
-    )
+    cache_key = ("update_by_key", names, key)
+    statement: sa.Update | None = meta.statements.get(cache_key)
+    if statement is None:
+        table = meta.table
+        statement = meta.statements.put(
+            cache_key,
+            sa.update(table)
+            .where(by_key(table, key))
+            .values({name: _bind(table, name) for name in names}),
+        )
+    return statement
 
 
-@lru_cache(maxsize=1024)
-def delete_by_key(table: sa.Table, key: str) -> sa.Delete:
-    return sa.delete(table).where(by_key(table, key))
+def delete_by_key(meta: Options, key: str) -> sa.Delete:
+    cache_key = ("delete_by_key", key)
+    statement: sa.Delete | None = meta.statements.get(cache_key)
+    if statement is None:
+        table = meta.table
+        statement = meta.statements.put(cache_key, sa.delete(table).where(by_key(table, key)))
+    return statement
 
 
-@lru_cache(maxsize=1024)
-def select_by_key(table: sa.Table, names: tuple[str, ...], key: str) -> sa.Select[Any]:
+def select_by_key(meta: Options, names: tuple[str, ...], key: str) -> sa.Select[Any]:
     """The columns ``names`` of the row whose ``key`` is given (``names`` empty: ``1``)."""
-    columns: list[sa.ColumnElement[Any]] = [table.c[name] for name in names]
-    return sa.select(*(columns or [sa.literal(1)])).select_from(table).where(by_key(table, key))
+    cache_key = ("select_by_key", names, key)
+    statement: sa.Select[Any] | None = meta.statements.get(cache_key)
+    if statement is None:
+        table = meta.table
+        columns: list[sa.ColumnElement[Any]] = [table.c[name] for name in names]
+        statement = meta.statements.put(
+            cache_key,
+            sa.select(*(columns or [sa.literal(1)])).select_from(table).where(by_key(table, key)),
+        )
+    return statement

@@ -14,7 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from orm.exceptions import FieldError
 from orm.fields import REFERENCE
-from orm.query.compiler import in_bucket
+from orm.lookups import IN_BUCKET_LIMIT, in_bucket
 from orm.relations import ForeignKey, ReverseRelation
 
 if TYPE_CHECKING:
@@ -28,13 +28,8 @@ __all__ = ["Prefetch", "prefetch_related_objects"]
 # Room left for the parameters of the prefetch queryset's own filters.
 _RESERVED_PARAMS = 100
 
-# Prefetch statements (the target query with ``key IN (...)``, joined to the link table for
-# many-to-many), by (compiled target query, relation, IN-list size): built and compiled once,
-# then only bound. Cleared when full.
-_KEYED_CACHE_SIZE = 256
-_KEYED: dict[tuple[Any, ...], sa.Select[Any]] = {}
-# Bind names of a padded IN list of each size (powers of two up to IN_BUCKET_LIMIT).
-_BIND_NAMES: dict[int, tuple[str, ...]] = {}
+# Bind names of the keys of a padded IN list (its first ``bucket`` names).
+_KEY_NAMES = tuple(f"orm_key_{i}" for i in range(IN_BUCKET_LIMIT))
 _EXPANDING = "orm_keys"
 
 
@@ -174,26 +169,18 @@ def _keyed(
 ) -> sa.Select[Any]:
     """The prefetch select: ``compiled``'s statement, ``column IN (keys)``, as ``build`` shapes
     it; built once per (compiled select, relation, IN-list size) and then only bound, so the
-    SQL text (and the driver's prepared statement) stays the same from call to call."""
-    key = (compiled, relation, bucket)
-    statement = _KEYED.get(key)
+    SQL text (and the driver's prepared statement) stays the same from call to call. Kept
+    with the target model's statements."""
+    statements = relation.target_model()._meta.statements
+    key = ("prefetch", compiled, relation, bucket)
+    statement: sa.Select[Any] | None = statements.get(key)
     if statement is None:
         if bucket is None:
             keys_in = column.in_(sa.bindparam(_EXPANDING, expanding=True, type_=column.type))
         else:
-            keys_in = column.in_([sa.bindparam(n, type_=column.type) for n in _names(bucket)])
-        statement = build(compiled.statement, keys_in)
-        if len(_KEYED) >= _KEYED_CACHE_SIZE:
-            _KEYED.clear()
-        _KEYED[key] = statement
+            keys_in = column.in_([sa.bindparam(n, type_=column.type) for n in _KEY_NAMES[:bucket]])
+        statement = statements.put(key, build(compiled.statement, keys_in))
     return statement
-
-
-def _names(bucket: int) -> tuple[str, ...]:
-    names = _BIND_NAMES.get(bucket)
-    if names is None:
-        names = _BIND_NAMES[bucket] = tuple(f"orm_key_{i}" for i in range(bucket))
-    return names
 
 
 def _params(values: dict[str, Any], chunk: list[Any], bucket: int | None) -> dict[str, Any]:
@@ -204,7 +191,7 @@ def _params(values: dict[str, Any], chunk: list[Any], bucket: int | None) -> dic
         params[_EXPANDING] = chunk
     else:
         padded = [*chunk, *[chunk[-1]] * (bucket - len(chunk))]
-        params.update(zip(_names(bucket), padded, strict=True))
+        params.update(zip(_KEY_NAMES[:bucket], padded, strict=True))
     return params
 
 

@@ -19,59 +19,45 @@ from orm.expressions import Aggregate, Expression, OrderBy, Q
 from orm.query.compiler import (
     Bound,
     Compiled,
+    Uncacheable,
     compile_aggregate,
     compile_count,
     compile_delete,
     compile_exists,
     compile_select,
     compile_update,
+    filter_shapes,
     set_params,
     shape_key,
 )
-from orm.query.resolver import param_name
 from orm.query.state import QueryState
 
 if TYPE_CHECKING:
     from asyncdb import Database, RoutedDatabase
     from orm.models import Model
+    from orm.options import Options
 
 __all__ = ["QuerySet"]
 
 _T = TypeVar("_T")
 _new = object.__new__
 
-# Compiled selects by query shape, shared by all querysets: a query of a known shape costs
-# only binding its values. Cleared when full (shapes are few in a real application).
-_STATEMENT_CACHE_SIZE = 1024
-_STATEMENTS: dict[Any, Compiled] = {}
-# get(**lookups) on Model.objects: compiled selects by (model, lookup names), for plain values.
-_GETS: dict[tuple[Any, ...], Compiled] = {}
-# count/exists/update/delete statements by (kind, query shape, assigned names).
-_OTHERS: dict[Any, Bound] = {}
 _UNSHAPED = object()  # update() with expressions: never found again (not cacheable anyway)
-
-
-def _plain(key: str, value: Any) -> bool:
-    """A lookup value that does not change the SQL (see ``compiler._q_shape``)."""
-    return not (
-        value is None
-        or value is True
-        or value is False
-        or key.endswith("__in")
-        or isinstance(value, Expression)
-        or hasattr(value, "_subquery_for_in")
-    )
 
 
 class QuerySet(Generic[_T]):
     """A query over ``model``; ``_T`` is what it yields (the model, a dict, a tuple...)."""
 
-    __slots__ = ("_compiled", "_state", "model")
+    __slots__ = ("_compiled", "_meta", "_state", "model")
 
     _compiled: tuple[Compiled, dict[str, Any]] | None
 
     def __init__(self, model: type[Model], state: QueryState | None = None) -> None:
         self.model = model
+        #: ``model._meta``, read once: every query needs it, and reading a model class's
+        #: attribute is slow (it goes through the metaclass's ``__getattr__`` hook). None
+        #: only for an abstract model, which has nothing to query.
+        self._meta: Options = getattr(model, "_meta", None)  # type: ignore[assignment]
         self._state = state if state is not None else QueryState(model)
         self._compiled = None
 
@@ -82,6 +68,7 @@ class QuerySet(Generic[_T]):
         """A queryset of ``state`` (the hot refining methods build their state directly)."""
         qs: QuerySet[Any] = _new(QuerySet)
         qs.model = self.model
+        qs._meta = self._meta
         qs._state = state
         qs._compiled = None
         return qs
@@ -89,7 +76,7 @@ class QuerySet(Generic[_T]):
     @property
     def database(self) -> Database:
         state = self._state
-        return state.database or self.model._meta.registry.get_database()
+        return state.database or self._meta.registry.get_database()
 
     def using(self, database: Database | str) -> QuerySet[_T]:
         """Run this query on ``database`` instead of the registry's, or send its reads to
@@ -109,22 +96,25 @@ class QuerySet(Generic[_T]):
         return self.database if route is None else self.database.using(route)
 
     def _compile(self) -> tuple[Compiled, dict[str, Any]]:
-        """The compiled select and this queryset's parameter values (compiled once per shape)."""
+        """The compiled select and this queryset's parameter values (compiled once per shape,
+        kept in the model's ``_meta.selects``)."""
         compiled = self._compiled
-        if compiled is None:
-            state = self._state
-            key = shape_key(state)
-            cached = _STATEMENTS.get(key) if key is not None else None
+        if compiled is not None:
+            return compiled
+        state = self._state
+        meta = self._meta
+        raws: list[Any] = []
+        key = shape_key(state, meta, raws)
+        if key is not None:
+            cached = meta.selects.get(key)
             if cached is not None:
-                compiled = self._compiled = (cached, cached.bind(state))
-            else:
-                self.model._meta.registry.check()  # a relation to an undefined model fails here
-                fresh = compile_select(state)
-                if key is not None and fresh.cacheable:
-                    if len(_STATEMENTS) >= _STATEMENT_CACHE_SIZE:
-                        _STATEMENTS.clear()
-                    _STATEMENTS[key] = fresh
-                compiled = self._compiled = (fresh, fresh.values)
+                compiled = self._compiled = (cached, cached.bind(raws, state))
+                return compiled
+        meta.registry.check()  # a relation to an undefined model fails here
+        fresh = compile_select(state)
+        if key is not None and fresh.cacheable:
+            meta.selects.put(key, fresh)
+        compiled = self._compiled = (fresh, fresh.values)
         return compiled
 
     @property
@@ -210,18 +200,18 @@ class QuerySet(Generic[_T]):
     def only(self, *names: str) -> QuerySet[_T]:
         """Load only these fields (and the key); reading another raises FieldNotLoaded."""
         for name in names:
-            self.model._meta.get_field(name)
+            self._meta.get_field(name)
         return self._clone(only=names, deferred=())
 
     def defer(self, *names: str) -> QuerySet[_T]:
         """Leave these fields out; reading one raises FieldNotLoaded."""
         for name in names:
-            self.model._meta.get_field(name)
+            self._meta.get_field(name)
         return self._clone(deferred=(*self._state.deferred, *names))
 
     def annotate(self, **expressions: Expression) -> QuerySet[_T]:
         """Add computed values (``Count("books")``, ``F("a") + F("b")``) as attributes."""
-        meta = self.model._meta
+        meta = self._meta
         annotations = dict(self._state.annotations)
         for name, expression in expressions.items():
             _check_alias("annotate", name)
@@ -285,9 +275,7 @@ class QuerySet(Generic[_T]):
         """Run the query and return every result."""
         compiled, values = self._compile()
         state = self._state
-        # self._reader, inlined: this runs for every query
-        database = state.database or self.model._meta.registry.get_database()
-        reader = database if state.route is None else database.using(state.route)
+        reader = self._reader
         if state.mode == "named":  # values_list(named=True) rows are asyncdb.Row tuples
             rows: Sequence[Any] = await reader.fetch_all(compiled.statement, values)
         else:  # the hydrator reads by position: no Row objects needed
@@ -315,26 +303,23 @@ class QuerySet(Generic[_T]):
 
     async def get(self, *conditions: Q, **lookups: Any) -> _T:
         """The one result matching the conditions; NoMatch or MultipleMatches otherwise."""
-        # Fast path: Model.objects.get(field=value, ...) with plain values, a shape seen before.
-        # No Q, clone or shape key: the compiled select of that shape is found by the lookup
-        # names and only its values are bound (same statement, values and errors as below).
-        fast = None
-        if lookups and not conditions and self.model.__dict__.get("_orm_all") is self:
-            items = sorted(lookups.items())  # Q's leaf order
-            if all(_plain(key, value) for key, value in items):
-                fast = (self.model, tuple(key for key, _ in items))
-                compiled = _GETS.get(fast)
-                if compiled is not None:
-                    values: dict[str, Any] = {}
-                    for binder, (_, raw) in zip(compiled.binders, items, strict=True):
-                        for value in binder(raw):
-                            values[param_name(len(values))] = value
-                    values["orm_limit"] = 2
-                    rows = await self._reader.fetch_records(compiled.statement, values)
-                    if len(rows) == 1:
-                        return compiled.hydrator.one(rows[0])  # type: ignore[no-any-return]
-                    where = (Q(**lookups),)
-                    raise self._get_error(len(rows), self._state.replace(where=where))
+        model = self.model
+        meta = self._meta
+        known = None
+        if lookups and not conditions and model.__dict__.get("_orm_all") is self:
+            # Model.objects.get(field=value, ...): the select the path below compiles for these
+            # lookups, found by their shapes without building a Q, a queryset and its shape
+            # key (15% of a get by key, in callgrind's instruction counts).
+            known = _get_shape(model, meta, lookups)
+            compiled = meta.selects.get(known[0]) if known is not None else None
+            if known is not None and compiled is not None:
+                values = compiled.bind(known[1], self._state)
+                values["orm_limit"] = 2
+                rows = await self._reader.fetch_records(compiled.statement, values)
+                if len(rows) == 1:
+                    return compiled.hydrator.one(rows[0])  # type: ignore[no-any-return]
+                where = (Q(**lookups),)
+                raise self._get_error(len(rows), self._state.replace(where=where))
         state = self._state
         changes: dict[str, Any] = {}
         if conditions or lookups:
@@ -344,12 +329,8 @@ class QuerySet(Generic[_T]):
         qs = self._clone(**changes) if changes else self
         state = qs._state
         results = await qs.all()
-        if fast is not None and qs._compiled is not None:
-            compiled = qs._compiled[0]
-            if compiled.cacheable and shape_key(state) is not None:
-                if len(_GETS) >= _STATEMENT_CACHE_SIZE:
-                    _GETS.clear()
-                _GETS[fast] = compiled
+        if known is not None and qs._compiled is not None and qs._compiled[0].cacheable:
+            meta.selects.put(known[0], qs._compiled[0])
         if len(results) != 1:
             raise self._get_error(len(results), state)
         return results[0]
@@ -365,7 +346,7 @@ class QuerySet(Generic[_T]):
         """The first result (by key when unordered), or None."""
         qs: QuerySet[_T] = self
         if not self._state.order:
-            qs = self._clone(order=(self.model._meta.pk.name,))
+            qs = self._clone(order=(self._meta.pk.name,))
         results = await qs[:1].all()
         return results[0] if results else None
 
@@ -391,17 +372,18 @@ class QuerySet(Generic[_T]):
         """A count/exists/update/delete statement compiled once per query shape (``kind`` and
         ``extra`` tell the statements apart) and this queryset's values for it."""
         state = self._state
-        key = shape_key(state)
+        meta = self._meta
+        statements = meta.statements
+        raws: list[Any] = []
+        key = shape_key(state, meta, raws)
         if key is not None:
             key = (kind, key, extra)
-            cached = _OTHERS.get(key)
+            cached = statements.get(key)
             if cached is not None:
-                return cached, cached.bind(state)
+                return cached, cached.bind(raws, state)
         fresh = build()
         if key is not None and fresh.cacheable:
-            if len(_OTHERS) >= _STATEMENT_CACHE_SIZE:
-                _OTHERS.clear()
-            _OTHERS[key] = fresh
+            statements.put(key, fresh)
         return fresh, dict(fresh.values)  # callers add to it; the cached values stay as built
 
     async def count(self) -> int:
@@ -449,7 +431,7 @@ class QuerySet(Generic[_T]):
 
     async def update(self, **values: Any) -> int:
         """UPDATE matching rows (values validated; ``F()`` allowed); the number matched."""
-        meta = self.model._meta
+        meta = self._meta
         assignments: dict[str, Any] = {}
         for name, value in values.items():
             field = meta.get_field(name)
@@ -522,10 +504,23 @@ class QuerySet(Generic[_T]):
     def _subquery_for_in(self) -> sa.Select[Any]:
         state = self._state
         if state.mode == "models":
-            state = state.replace(mode="flat", value_names=(self.model._meta.pk.name,))
+            state = state.replace(mode="flat", value_names=(self._meta.pk.name,))
         elif len(state.value_names) != 1:
             raise FieldError("a queryset used with __in must select exactly one field")
         return compile_select(state).statement
+
+
+def _get_shape(
+    model: type[Model], meta: Options, lookups: dict[str, Any]
+) -> tuple[Any, list[Any]] | None:
+    """The cache key of ``Model.objects.get(**lookups)``'s select, from the shapes of its
+    filters (in ``Q``'s order), and their values; None when one is not cacheable."""
+    raws: list[Any] = []
+    try:
+        parts = filter_shapes(sorted(lookups.items()), model, meta.leaves, raws)
+    except Uncacheable:
+        return None
+    return ("get", *parts), raws
 
 
 def _check_count(name: str, count: int) -> None:

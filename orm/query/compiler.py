@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterable
+from operator import call
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -11,22 +12,23 @@ from sqlalchemy.sql.elements import ColumnElement
 from orm.exceptions import FieldError
 from orm.expressions import Aggregate, Expression, OrderBy, Q
 from orm.hydration import Hydrator, RelatedPlan, plan_related
-from orm.lookups import (
-    bind_type,
-    check_value,
-    expression_condition,
-    lookup_condition,
-    lookup_params,
-)
-from orm.query.resolver import PARAM_NAMES, PRENAMED, Params, Resolver, param_name
+from orm.lookups import SQL_VALUE
+from orm.query.resolver import Params, Resolver, filter_leaf, param_name
 
 if TYPE_CHECKING:
-    from orm.fields import Field
+    from collections.abc import Hashable
+
+    from asyncdb.cache import BoundedCache
+    from orm.lookups import Binder
+    from orm.models import Model
+    from orm.options import Options
+    from orm.query.resolver import Leaf
     from orm.query.state import QueryState
 
 __all__ = [
     "Bound",
     "Compiled",
+    "Uncacheable",
     "compile_aggregate",
     "compile_count",
     "compile_delete",
@@ -34,6 +36,7 @@ __all__ = [
     "compile_select",
     "compile_update",
     "compile_where",
+    "filter_shapes",
     "set_params",
     "shape_key",
 ]
@@ -42,33 +45,49 @@ __all__ = [
 class Bound:
     """A compiled statement and how to bind values to it.
 
-    ``values`` are the parameters of the query it was compiled from; ``bind(state)`` gives
-    those of another query of the same shape (see ``shape_key``).
+    ``values`` are the parameters of the query it was compiled from; ``bind(raws, state)``
+    gives those of another query of the same shape (see ``shape_key``).
     """
 
-    __slots__ = ("binders", "cacheable", "statement", "values")
+    __slots__ = ("binders", "cacheable", "names", "statement", "values")
 
     def __init__(self, statement: Any, params: Params) -> None:
         self.statement = statement
         self.binders = params.binders
         self.values = params.values
         self.cacheable = params.cacheable
+        #: The filter parameters' names, in the order the binders give their values.
+        self.names = tuple(param_name(index) for index in range(params.count))
 
-    def bind(self, state: QueryState) -> dict[str, Any]:
+    def bind(self, raws: list[Any], state: QueryState) -> dict[str, Any]:
+        """The parameters for ``state``, whose filter values (in compile order, as
+        ``shape_key`` collects them) are ``raws``. Every value of one shape binds as many
+        parameters, so a mismatch is a bug, raised as such (never a misbound query)."""
+        names = self.names
+        size = len(names)
         values: dict[str, Any] = {}
-        binders = iter(self.binders)
         count = 0
-        for q in state.where:
-            for raw in _leaf_values(q):
-                for value in next(binders)(raw):
-                    # param_name(count), inlined: this runs for every value of every query
-                    values[PARAM_NAMES[count] if count < PRENAMED else param_name(count)] = value
-                    count += 1
+        # Plain loops: this runs for every query (dict(zip()), zip(strict=) cost more here).
+        for params in map(call, self.binders, raws):
+            for value in params:
+                if count == size:
+                    raise _misbound(count + 1, size)
+                values[names[count]] = value
+                count += 1
+        if count != size or len(raws) != len(self.binders):
+            raise _misbound(count, size)
         if state.limit is not None:
             values["orm_limit"] = state.limit
         if state.offset is not None:
             values["orm_offset"] = state.offset
         return values
+
+
+def _misbound(count: int, size: int) -> AssertionError:
+    return AssertionError(
+        f"{count} values bound for {size} parameters: a lookup's shape() does not capture "
+        "how many parameters its values bind"
+    )
 
 
 class Compiled(Bound):
@@ -83,56 +102,62 @@ class Compiled(Bound):
         self.hydrator = hydrator
 
 
-def _leaf_values(q: Q) -> list[Any]:
-    """The values of a ``Q`` tree's leaves, in compile order."""
-    found: list[Any] = []
-    for child in q.children:
+class Uncacheable(Exception):
+    """A filter value makes its statement one of a kind (an ``F()``, a subquery)."""
+
+
+def filter_shapes(
+    children: Iterable[Q | tuple[str, Any]],
+    model: type[Model],
+    leaves: BoundedCache[str, Leaf],
+    raws: list[Any],
+) -> list[Any]:
+    """The shapes of filters (``(key, value)`` pairs and ``Q`` trees) as statement cache keys
+    hold them; their values are appended to ``raws`` in compile order (what ``Bound.bind``
+    binds from). ``leaves`` is the model's cache of resolved keys.
+
+    A filter's shape is its key, or ``(key, shape)`` when its value changes the SQL of its
+    condition. This is the one rule the caches key on: a value that is SQL itself (an
+    ``F()``, a queryset) raises ``Uncacheable``; any other is summed up by its lookup's
+    ``shape``."""
+    parts: list[Any] = []
+    for child in children:
         if type(child) is tuple:
-            found.append(child[1])
+            key, value = child
+            leaf = leaves.get(key)
+            if leaf is None:
+                try:
+                    leaf = filter_leaf(model, key)
+                except FieldError:
+                    raise Uncacheable from None  # compiling reports it
+            if isinstance(value, Expression) or hasattr(value, "_subquery_for_in"):
+                raise Uncacheable
+            shape_of = leaf.shape
+            shape = shape_of(value) if shape_of is not None else None
+            parts.append(key if shape is None else (key, shape))
+            raws.append(value)
         else:
-            found += _leaf_values(child)  # type: ignore[arg-type]
-    return found
+            q: Q = child  # type: ignore[assignment]
+            parts.append((q.connector, q.negated, *filter_shapes(q.children, model, leaves, raws)))
+    return parts
 
 
-class _Uncacheable(Exception):
-    pass
-
-
-def _q_shape(q: Q) -> tuple[Any, ...]:
-    parts: list[Any] = [q.connector, q.negated]
-    for child in q.children:
-        if isinstance(child, Q):
-            parts.append(_q_shape(child))
-            continue
-        key, value = child
-        if value is None or value is True or value is False:
-            parts.append((key, value))  # these change the SQL (IS NULL, isnull=...)
-        elif isinstance(value, Expression) or hasattr(value, "_subquery_for_in"):
-            raise _Uncacheable
-        elif key.endswith("__in"):
-            parts.append((key, in_bucket(value)))
-        else:
-            parts.append(key)
-    return tuple(parts)
-
-
-def shape_key(state: QueryState) -> tuple[Any, ...] | None:
-    """What decides a select's SQL but not its parameter values; None if not cacheable."""
+def shape_key(state: QueryState, meta: Options, raws: list[Any]) -> tuple[Any, ...] | None:
+    """What decides a select's SQL but not its parameter values, or None if the query cannot
+    share a statement; the filter values are appended to ``raws`` in compile order (what
+    ``Bound.bind`` takes). ``meta`` is the model's (the caller has it at hand): the key is
+    looked up in its caches, so it leaves out the model."""
     if state.annotations:
         return None
     for term in state.order:  # loops, not generator expressions: this runs for every query
         if type(term) is not str:
             return None
-    shapes = []
     try:
-        for q in state.where:
-            shapes.append(_q_shape(q))
-    except _Uncacheable:
+        where = filter_shapes(state.where, state.model, meta.leaves, raws)
+    except Uncacheable:
         return None
-    where = tuple(shapes)
     return (
-        state.model,
-        where,
+        tuple(where),
         state.order,
         state.limit is not None,
         state.offset is not None,
@@ -150,92 +175,45 @@ def shape_key(state: QueryState) -> tuple[Any, ...] | None:
 
 
 def _leaf(resolver: Resolver, key: str, value: Any, negated: bool) -> ColumnElement[bool]:
-    column, target, lookup = resolver.walk(key, allow_lookup=True)
-    field: Field[Any] | None = target if not isinstance(target, Expression) else None
-    label = f"{field.model.__name__}.{field.name}" if field is not None else key
+    column, leaf = resolver.leaf(key)
+    lookup = leaf.lookup
     params = resolver.params
+    prefix: list[Any] = []  # the transforms' own parameters, bound before the lookup's
+    for transform in leaf.transforms:
+        own = transform.params()
+        binds = [params.bind(v, type_) for v, type_ in own]
+        prefix += [v for v, _ in own]
+        column = transform.apply(column, binds)
+    sql: Any = None
     if isinstance(value, Expression):
-        params.cacheable = False
-        if lookup in ("isnull", "in", "range"):
-            raise FieldError(f"{key!r}: {lookup} does not take an expression")
-        return expression_condition(lookup, column, value.resolve(resolver), label)
-    if lookup == "in" and hasattr(value, "_subquery_for_in"):
-        params.cacheable = False
-        return column.in_(value._subquery_for_in())
-    convert = _identity
-    if field is not None:
-        convert = field.lookup_value if field.is_relation else field.validate_lookup  # type: ignore[attr-defined]
-
-    checked = check_value(lookup, value, convert, label)
-    type_ = bind_type(lookup, column)
-    bucket = in_bucket(value) if lookup == "in" else None
+        if not lookup.takes_expression:
+            raise FieldError(f"{leaf.label}__{lookup.name} does not take an F() expression")
+        sql = value.resolve(resolver)
+    elif lookup.takes_subquery and hasattr(value, "_subquery_for_in"):
+        sql = value._subquery_for_in()
     condition: ColumnElement[bool]
-    binder: Callable[[Any], tuple[Any, ...]]
-    if bucket is not None:
-        # A short IN list gets one parameter per item, padded to a power of two with its last
-        # item: a handful of statement shapes, and no re-rendering of the SQL per call.
-        def binder(raw: Any) -> tuple[Any, ...]:
-            return _padded(check_value(lookup, raw, convert, label), bucket)
-
-        binds = [params.bind(v, type_) for v in _padded(checked, bucket)]
-        condition = column.in_(binds)
+    shape: Hashable = SQL_VALUE
+    if sql is not None:
+        params.cacheable = False
+        condition = lookup.condition(column, [sql], shape)
     else:
-        binder = _binder(lookup, convert, label)
-        binds = [
-            params.bind(v, type_, expanding=lookup == "in") for v in lookup_params(lookup, checked)
-        ]
-        condition = lookup_condition(lookup, column, checked, binds)
-    params.binders.append(binder)
-    if negated and lookup != "isnull" and (field is None or field.null or resolver.joins):
+        shape = lookup.shape(value)
+        checked = lookup.check(value, leaf.convert, leaf.label)
+        binds = lookup.binds(params, column, lookup.params(checked, shape), shape)
+        condition = lookup.condition(column, binds, shape)
+        binder = lookup.binder(leaf.convert, leaf.label, shape)
+        params.binders.append(_prefixed(tuple(prefix), binder) if prefix else binder)
+    if negated and not lookup.null_safe(shape) and (leaf.nullable or resolver.joins):
         # SQL's NOT (x = 1) is NULL (so false) for a NULL x; `exclude()` must keep that row.
         condition = sa.and_(condition, column.is_not(None))
     return condition
 
 
-def _identity(value: Any) -> Any:
-    return value
+def _prefixed(prefix: tuple[Any, ...], binder: Binder) -> Binder:
+    def bind(raw: Any) -> tuple[Any, ...]:
+        return (*prefix, *binder(raw))
 
-
-def _binder(lookup: str, convert: Any, label: str) -> Callable[[Any], tuple[Any, ...]]:
-    """The values to bind for a raw lookup value (``check_value``, then ``lookup_params``)."""
-    if lookup == "exact":
-        # What those two do for the commonest lookups, without their dispatch on the lookup.
-        def exact(raw: Any) -> tuple[Any, ...]:
-            value = convert(raw)
-            return () if value is None else (value,)
-
-        return exact
-    if lookup in _COMPARISONS:
-
-        def compare(raw: Any) -> tuple[Any, ...]:
-            if raw is None:
-                check_value(lookup, raw, convert, label)  # raises: None cannot be compared
-            return (convert(raw),)
-
-        return compare
-
-    def general(raw: Any) -> tuple[Any, ...]:
-        return lookup_params(lookup, check_value(lookup, raw, convert, label))
-
-    return general
-
-
-_COMPARISONS = frozenset({"gt", "gte", "lt", "lte"})
-
-
-#: IN lists up to this long are bound item by item (longer ones as one expanding parameter).
-IN_BUCKET_LIMIT = 256
-
-
-def in_bucket(value: Any) -> int | None:
-    """The padded size of an ``__in`` list bound item by item, or None (expanding)."""
-    if type(value) in (list, tuple, set, frozenset) and 0 < len(value) <= IN_BUCKET_LIMIT:
-        return 1 << (len(value) - 1).bit_length()
-    return None
-
-
-def _padded(items: list[Any], size: int) -> tuple[Any, ...]:
-    return (*items, *[items[-1]] * (size - len(items)))
+    return bind
 
 
 def compile_q(resolver: Resolver, q: Q, negated: bool = False) -> ColumnElement[bool]:
@@ -470,16 +448,16 @@ class _SubqueryResolver(Resolver):
         super().__init__(state.model, state.annotations)
         self.subquery = subquery
 
-    def walk(self, key: str, *, allow_lookup: bool) -> tuple[ColumnElement[Any], Any, str]:
-        _, field, lookup = super().walk(key, allow_lookup=allow_lookup)
+    def column(self, key: str) -> tuple[ColumnElement[Any], Any]:
+        _, field = super().column(key)
         if self.joins:
             raise FieldError(f"aggregate over a sliced or distinct query cannot follow {key!r}")
         if key in self.annotations:
-            return self.subquery.c[key], field, lookup
+            return self.subquery.c[key], field
         name = getattr(field, "attname", key)
         if name not in self.subquery.c:
             raise FieldError(f"{key!r} is not selected by the query being aggregated")
-        return self.subquery.c[name], field, lookup
+        return self.subquery.c[name], field
 
 
 def _simple_where(state: QueryState, params: Params) -> tuple[Resolver, list[ColumnElement[bool]]]:

@@ -1,4 +1,4 @@
-"""Name resolution: ``"author__name__icontains"`` → (column, field, lookup), adding JOINs.
+"""Name resolution: ``"author__name__icontains"`` → (column, lookup...), adding JOINs.
 
 A path walks fields model by model. Plain fields end it; a relation either ends it on its own
 key column (``author=3``, ``author__in=[...]``, ``author__isnull=True``) or joins its target
@@ -9,22 +9,22 @@ condition, ordering, value and aggregate of the query.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
-from orm.exceptions import FieldError
-from orm.lookups import LOOKUPS
+from orm.exceptions import FieldError, ValidationError
+from orm.lookups import Lookup, Transform, registry
 
 if TYPE_CHECKING:
     from orm.expressions import Expression
     from orm.fields import Field
     from orm.models import Model
 
-__all__ = ["PARAM_NAMES", "PRENAMED", "JoinStep", "Params", "Relation", "Resolver", "param_name"]
+__all__ = ["JoinStep", "Leaf", "Params", "Relation", "Resolver", "filter_leaf", "param_name"]
 
 SEP = "__"
 
@@ -47,14 +47,9 @@ class Relation(Protocol):
     def join_steps(self) -> list[tuple[sa.Table, str, str]]: ...
 
 
-#: ``orm_0``, ``orm_1``...: the names of filter parameters, in compile order (made once: a
-#: query of a known shape binds its values by these names on every call).
-PRENAMED = 64
-PARAM_NAMES = tuple(f"orm_{i}" for i in range(PRENAMED))
-
-
 def param_name(index: int) -> str:
-    return PARAM_NAMES[index] if index < PRENAMED else f"orm_{index}"
+    """The name of a query's ``index``-th filter parameter (``orm_0``, ``orm_1``...)."""
+    return f"orm_{index}"
 
 
 class Params:
@@ -78,6 +73,169 @@ class Params:
         self.count += 1
         self.values[name] = value
         return sa.bindparam(name, value, type_=type_, expanding=expanding)
+
+
+class Leaf:
+    """A filter key resolved against a model (``"author__name__icontains"``): the relations
+    to join, the column, the transforms applied to it and the lookup comparing the result.
+
+    Resolved once per model and key (``filter_leaf``) and kept on the model's options: the
+    statement cache asks every query's keys for their lookup's shape.
+    """
+
+    __slots__ = (
+        "annotation",
+        "attname",
+        "convert",
+        "field",
+        "label",
+        "lookup",
+        "nullable",
+        "path",
+        "shape",
+        "transforms",
+    )
+
+    def __init__(
+        self,
+        *,
+        path: tuple[str, ...],
+        field: Field[Any] | None,
+        annotation: str | None,
+        transforms: tuple[Transform, ...],
+        lookup: Lookup,
+        target: Field[Any] | None,
+    ) -> None:
+        self.path = path
+        self.field = field
+        self.annotation = annotation
+        self.attname = field.attname if field is not None else None
+        self.transforms = transforms
+        self.lookup = lookup
+        #: ``lookup.shape``, or None when the lookup's SQL never depends on the value (no call
+        #: needed for every query).
+        self.shape: Callable[[Any], Any] | None = (
+            lookup.shape if type(lookup).shape is not Lookup.shape else None
+        )
+        #: Checks and converts a value compared by the lookup (the field's own check).
+        self.convert: Callable[[Any], Any] = (
+            target.validate_lookup if target is not None else _identity
+        )
+        #: Names the compared thing in messages (``Book.title``, ``Book.created__year``).
+        self.label = (
+            f"{field.model.__name__}.{field.name}" if field is not None else str(annotation)
+        )
+        if transforms:
+            self.label += SEP + SEP.join(t.key for t in transforms)
+            if field is not None:  # the transform's output field checks the values
+                self.convert = _naming(self.convert, field.model.__name__, self.label)
+        #: The compared value may be NULL on a row (so ``exclude()`` needs an IS NOT NULL).
+        self.nullable = field is None or field.null or bool(transforms)
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _naming(convert: Callable[[Any], Any], model: str, label: str) -> Callable[[Any], Any]:
+    """``convert``, its ValidationErrors naming ``label`` (``Book.created__year``)."""
+    name = label.split(".", 1)[1]
+
+    def named(value: Any) -> Any:
+        try:
+            return convert(value)
+        except ValidationError as exc:
+            raise ValidationError(model, name, exc.problem) from None
+
+    return named
+
+
+def filter_leaf(model: type[Model], key: str, annotations: Sequence[str] = ()) -> Leaf:
+    """The resolved filter ``key`` of ``model`` (not an annotation's), cached on its options.
+
+    ``annotations`` only add to the names an error lists. Raises FieldError for a key that
+    names no field, relation or lookup.
+    """
+    cache = model._meta.leaves
+    leaf = cache.get(key)
+    if leaf is None:
+        path, field, rest = _walk(model, key, annotations)
+        transforms, lookup, target = _chain(rest, field, key)
+        leaf = Leaf(
+            path=path,
+            field=field,
+            annotation=None,
+            transforms=transforms,
+            lookup=lookup,
+            target=target,
+        )
+        cache.put(key, leaf)
+    return leaf
+
+
+def _walk(
+    model: type[Model], key: str, annotations: Sequence[str]
+) -> tuple[tuple[str, ...], Field[Any], list[str]]:
+    """Follow ``key`` field by field: (relations to join, the field reached, the parts after
+    it). A relation ends the walk on its own key column (``author=3``, ``author__in=[...]``)
+    or joins its target and continues there (``author__name``)."""
+    parts = key.split(SEP)
+    current = model
+    path: tuple[str, ...] = ()
+    for index, part in enumerate(parts):
+        rest = parts[index + 1 :]
+        meta = current._meta
+        field = meta.fields.get(part) or meta.by_attname.get(part)
+        if field is None and part == "pk":
+            field = meta.pk
+        relation = _relation(current, part)
+        if field is None and relation is None:
+            raise meta.unknown(part, purpose="field", extra=list(annotations) if not path else [])
+        if relation is None or (field is not None and field.concrete and _ends(rest, field)):
+            # A plain field, or a foreign key compared on its own column.
+            assert field is not None
+            return path, field, rest
+        path = (*path, part)
+        current = relation.target_model()
+        pk = current._meta.pk
+        if _ends(rest, pk):
+            return path, pk, rest
+    raise FieldError(f"{model._meta.name}: cannot resolve {key!r}")  # pragma: no cover
+
+
+def _ends(rest: list[str], field: Field[Any]) -> bool:
+    """Whether the parts after a relation compare its key (nothing or one lookup follows)."""
+    return not rest or (len(rest) == 1 and registry.lookup(rest[0], field) is not None)
+
+
+def _chain(
+    rest: list[str], field: Field[Any] | None, key: str
+) -> tuple[tuple[Transform, ...], Lookup, Field[Any] | None]:
+    """Split the parts after a field into transforms and a lookup (``exact`` when none is
+    named): (transforms, lookup, the field that checks the compared values)."""
+    target = field
+    transforms: list[Transform] = []
+    for index, part in enumerate(rest):
+        if index == len(rest) - 1:
+            lookup = registry.lookup(part, target)
+            if lookup is not None:
+                return tuple(transforms), lookup, target
+        transform = registry.transform(part, target)
+        if transform is None:
+            owner = _owner(field, key)
+            raise FieldError(
+                f"{key!r}: unsupported lookup {SEP.join(rest[index:])!r} for {owner}. "
+                f"Lookups: {', '.join(registry.lookup_names(target))}."
+            )
+        transforms.append(transform)
+        target = transform.output(target) or target
+    exact = registry.lookup("exact", target)
+    assert exact is not None, "the exact lookup is always registered"
+    return tuple(transforms), exact, target
+
+
+def _owner(field: Field[Any] | None, key: str) -> str:
+    return f"{field.model.__name__}.{field.name}" if field is not None else key
 
 
 class Resolver:
@@ -122,62 +280,43 @@ class Resolver:
         self.joins[path] = (alias, relation.target_model())
         return self.joins[path]
 
-    def walk(self, key: str, *, allow_lookup: bool) -> tuple[ColumnElement[Any], Any, str]:
-        """Resolve ``key``: (column or expression, field or annotation, lookup name)."""
-        parts = key.split(SEP)
-        if parts[0] in self.annotations:
-            lookup = self._lookup_name(parts[1:], key, allow_lookup, None)
-            annotation = self.annotations[parts[0]]
-            return annotation.resolve(self), annotation, lookup
-        model = self.model
-        path: tuple[str, ...] = ()
-        for index, part in enumerate(parts):
-            rest = parts[index + 1 :]
-            meta = model._meta
-            field = meta.fields.get(part) or meta.by_attname.get(part)
-            if field is None and part == "pk":
-                field = meta.pk
-            relation = _relation(model, part)
-            if field is None and relation is None:
-                extra = list(self.annotations) if not path else []
-                raise meta.unknown(part, purpose="field", extra=extra)
-            if relation is None or (
-                field is not None
-                and field.concrete
-                and (not rest or (rest[0] in LOOKUPS and len(rest) == 1))
-            ):
-                # A plain field, or a foreign key compared on its own column.
-                assert field is not None
-                lookup = self._lookup_name(rest, key, allow_lookup, field)
-                alias, _ = self.join(path)
-                return alias.c[field.attname], field, lookup
-            path = (*path, part)
-            alias, model = self.join(path)
-            if not rest or (rest[0] in LOOKUPS and len(rest) == 1):
-                pk = model._meta.pk
-                lookup = self._lookup_name(rest, key, allow_lookup, pk)
-                return alias.c[pk.attname], pk, lookup
-        raise FieldError(f"{self.model._meta.name}: cannot resolve {key!r}")  # pragma: no cover
-
-    def _lookup_name(
-        self, rest: list[str], key: str, allow_lookup: bool, field: Field[Any] | None
-    ) -> str:
-        if not rest:
-            return "exact"
-        owner = f"{field.model.__name__}.{field.name}" if field is not None else key
-        if len(rest) == 1 and rest[0] in LOOKUPS and allow_lookup:
-            return rest[0]
-        if not allow_lookup:
-            raise FieldError(f"{key!r}: {owner} has no field {rest[0]!r} (not a relation)")
-        raise FieldError(
-            f"{key!r}: unsupported lookup {SEP.join(rest)!r} for {owner}. "
-            f"Lookups: {', '.join(LOOKUPS)}."
-        )
+    def leaf(self, key: str) -> tuple[ColumnElement[Any], Leaf]:
+        """Resolve the filter ``key``: (the compared column or annotation, before any
+        transform; its ``Leaf``), joining the relations it follows."""
+        name = key.split(SEP, 1)[0]
+        annotation = self.annotations.get(name)
+        if annotation is not None:
+            transforms, lookup, target = _chain(key.split(SEP)[1:], None, key)
+            leaf = Leaf(
+                path=(),
+                field=None,
+                annotation=name,
+                transforms=transforms,
+                lookup=lookup,
+                target=target,
+            )
+            return annotation.resolve(self), leaf
+        leaf = filter_leaf(self.model, key, list(self.annotations))
+        alias, _ = self.join(leaf.path)
+        assert leaf.attname is not None  # a field's leaf
+        return alias.c[leaf.attname], leaf
 
     def column(self, key: str) -> tuple[ColumnElement[Any], Any]:
-        """Resolve a field path with no lookup (``F()``, ``order_by``, ``values``)."""
-        column, field, _ = self.walk(key, allow_lookup=False)
-        return column, field
+        """Resolve a field path with no lookup (``F()``, ``order_by``, ``values``): (column or
+        expression, field or annotation)."""
+        parts = key.split(SEP)
+        annotation = self.annotations.get(parts[0])
+        if annotation is not None:
+            if len(parts) > 1:
+                raise FieldError(f"{key!r}: {key} has no field {parts[1]!r} (not a relation)")
+            return annotation.resolve(self), annotation
+        path, field, rest = _walk(self.model, key, list(self.annotations))
+        if rest:
+            raise FieldError(
+                f"{key!r}: {_owner(field, key)} has no field {rest[0]!r} (not a relation)"
+            )
+        alias, _ = self.join(path)
+        return alias.c[field.attname], field
 
 
 def _relation(model: type[Model], name: str) -> Relation | None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from asyncdb.codegen import generate
 
 if TYPE_CHECKING:
     from asyncdb import Database
@@ -10,8 +13,6 @@ if TYPE_CHECKING:
     from orm.models import Model
 
 __all__ = ["QueryState"]
-
-_new = object.__new__
 
 
 class QueryState:
@@ -63,28 +64,24 @@ class QueryState:
             setattr(clone, name, value)
         return clone
 
-    def copy(self) -> QueryState:
-        """A copy to change before any queryset holds it. Unrolled: this runs for every
-        queryset method call."""
-        clone = _new(QueryState)
-        clone.annotations = self.annotations
-        clone.database = self.database
-        clone.deferred = self.deferred
-        clone.distinct = self.distinct
-        clone.for_update = self.for_update
-        clone.limit = self.limit
-        clone.mode = self.mode
-        clone.model = self.model
-        clone.offset = self.offset
-        clone.only = self.only
-        clone.order = self.order
-        clone.prefetch = self.prefetch
-        clone.route = self.route
-        clone.select_related = self.select_related
-        clone.value_names = self.value_names
-        clone.where = self.where
-        return clone
+    #: A copy to change before any queryset holds it: one store per slot, generated from
+    #: ``__slots__`` (this runs for every queryset method call; a getattr/setattr loop over
+    #: the slots costs five times as much).
+    copy: ClassVar[Callable[[QueryState], QueryState]]  # generated below
 
     @property
     def sliced(self) -> bool:
         return self.limit is not None or self.offset is not None
+
+
+def _generate_copy(cls: type[QueryState]) -> Callable[[QueryState], QueryState]:
+    stores = "".join(f"    clone.{name} = self.{name}\n" for name in cls.__slots__)
+    source = f"def copy(self):\n    clone = _new(cls)\n{stores}    return clone\n"
+    namespace = {"_new": object.__new__, "cls": cls}
+    copy: Callable[[QueryState], QueryState] = generate(
+        "copy", source, namespace, label="orm QueryState.copy"
+    )
+    return copy
+
+
+QueryState.copy = _generate_copy(QueryState)

@@ -96,6 +96,11 @@ async def test_annotate(items: list[Item]) -> None:
     assert busy == [{"active": True, "n": 4}]
     with pytest.raises(orm.FieldError, match="clashes"):
         Item.objects.annotate(views=F("views") + 1)
+    # a bad value names the annotation and its lookup
+    with pytest.raises(orm.FieldError, match=r"^n__gt cannot compare with None; use n__isnull"):
+        await Item.objects.annotate(n=Count()).filter(n__gt=None)
+    with pytest.raises(orm.FieldError, match=r"^'n__nope': unsupported lookup 'nope' for n__nope"):
+        await Item.objects.annotate(n=Count()).filter(n__nope=1)
 
 
 async def test_aggregate_requires_aggregates(items: list[Item]) -> None:

@@ -50,6 +50,18 @@ async def test_lookups(items: list[Item], lookups: dict[str, object], expected: 
     assert await matching(**lookups) == expected
 
 
+async def test_excluding_none_keeps_exactly_the_other_rows(items: list[Item]) -> None:
+    # exclude(x=None) is "x IS NOT NULL" (it kept the NULL rows too, as
+    # "NOT (x IS NULL AND x IS NOT NULL)"); the same through ~Q and for iexact
+    expected = ["Epsilon", "alpha", "beta", "delta"]
+    excluded = Item.objects.exclude(rating=None).values_list("title", flat=True)
+    assert sorted(await excluded) == expected
+    negated = Item.objects.filter(~orm.Q(rating=None)).values_list("title", flat=True)
+    assert sorted(await negated) == expected
+    assert await Item.objects.exclude(genre__iexact=None).count() == 3
+    assert await Item.objects.exclude(rating=None).count() == 4
+
+
 async def test_excluding_text_matches_negates_the_whole_condition(items: list[Item]) -> None:
     # SQLite compiles endswith as "length(x) = 0 OR substr(...) = x": its negation must be
     # parenthesised (an empty suffix matches every title, so excluding it leaves none)

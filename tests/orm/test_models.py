@@ -25,6 +25,7 @@ def test_public_api() -> None:
         "RelationNotLoaded", "FieldNotLoaded",
         "ForeignKey", "OneToOne", "ManyToMany", "Prefetch", "CASCADE", "SET_NULL", "RESTRICT",
         "RelatedManager", "schema", "Index", "UniqueConstraint", "CheckConstraint",
+        "clear_caches",
     }  # fmt: skip
     assert set(orm.__all__) == expected
     assert all(hasattr(orm, name) for name in orm.__all__)
