@@ -25,6 +25,9 @@ from alembic.util import CommandError
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, Connection
 
+from migrations import checks
+from migrations import operations as operations  # registers op.rename_primary_key for revisions
+
 __all__ = [
     "COMPARE_OPTIONS",
     "PLUGINS",
@@ -99,8 +102,8 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
 
 
 #: Autogenerate's comparisons: Alembic's own, and named CHECK constraints (added and dropped by
-#: name; the orm names every one through its naming convention).
-PLUGINS = ["alembic.autogenerate.*", "alembic.ext.checkconstraint_byname"]
+#: name; the orm names every one through its naming convention), long names included.
+PLUGINS = ["alembic.autogenerate.*", "alembic.ext.checkconstraint_byname", checks.PLUGIN]
 
 
 #: How autogenerate compares the models with the database (``check``, ``makemigrations``).
@@ -182,7 +185,10 @@ def run_environment(**overrides: Any) -> None:
     if not context.is_offline_mode():
         options["on_version_apply"] = state.record
     options.update(overrides)
-    if context.is_offline_mode():
+    if context.is_offline_mode() and state.connection is not None:
+        # SQL rendered for the live server (MariaDB or MySQL; the URL cannot tell), run nowhere.
+        context.configure(connection=state.connection, literal_binds=True, **options)
+    elif context.is_offline_mode():
         context.configure(
             url=state.url, literal_binds=True, dialect_opts={"paramstyle": "named"}, **options
         )
@@ -204,7 +210,7 @@ def _run_standalone(overrides: dict[str, Any]) -> None:
     from migrations.config import load_settings, sqlalchemy_url
     from migrations.errors import MigrationError
     from migrations.models import load_models
-    from migrations.runner import run_online
+    from migrations.runner import render_for_server, run_online
 
     if getattr(context.config.cmd_opts, "autogenerate", False):
         raise CommandError(
@@ -228,7 +234,7 @@ def _run_standalone(overrides: dict[str, Any]) -> None:
         context.config.attributes[STATE_KEY] = state
         try:
             if context.is_offline_mode():
-                run_environment(**overrides)
+                asyncio.run(render_for_server(state, lambda: run_environment(**overrides)))
             else:
                 asyncio.run(run_online(state, lambda: run_environment(**overrides), exclusive=True))
         finally:

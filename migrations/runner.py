@@ -21,11 +21,14 @@ import warnings
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util import CommandError
@@ -40,8 +43,12 @@ from migrations.errors import MigrationError
 
 __all__ = [
     "FILE_TEMPLATE",
+    "CannotConnect",
+    "VersionTable",
     "alembic_config",
     "describe",
+    "read_version_table",
+    "render_for_server",
     "run_offline",
     "run_online",
     "script_directory",
@@ -83,6 +90,39 @@ def script_directory(config: Config) -> ScriptDirectory:
     """The folder's revisions; raise :class:`MigrationError` when they cannot be read."""
     with translate_errors():
         return ScriptDirectory.from_config(config)
+
+
+@dataclass(frozen=True)
+class VersionTable:
+    """Where the database records its applied revisions, and what it records."""
+
+    name: str
+    schema: str | None
+    heads: tuple[str, ...]
+
+
+def read_version_table(config: Config, scripts: ScriptDirectory) -> VersionTable:
+    """Read the database's applied revisions the way ``env.py`` configures Alembic.
+
+    Run ``env.py`` (as ``alembic current`` does), so its options count: a
+    ``run_environment(version_table="...")`` names the table to read. Changes nothing in the
+    database. Call from the ``work`` of :func:`run_online`.
+    """
+    found: list[VersionTable] = []
+
+    def read(revision: Any, context: MigrationContext) -> list[Any]:
+        found.append(
+            VersionTable(
+                context.version_table, context.version_table_schema, context.get_current_heads()
+            )
+        )
+        return []
+
+    with EnvironmentContext(config, scripts, fn=read, dont_mutate=True):
+        scripts.run_env()
+    if not found:
+        raise MigrationError("env.py did not run the migrations (no context.run_migrations())")
+    return found[0]
 
 
 def describe(exc: BaseException) -> str:
@@ -388,10 +428,21 @@ def _leftover_batch_copies(connection: sa.Connection) -> None:
         )
 
 
+class CannotConnect(MigrationError):
+    """:func:`run_online` could not connect to the database."""
+
+
 async def run_online(
-    state: EnvironmentState, work: Callable[[], T], *, exclusive: bool = False
+    state: EnvironmentState,
+    work: Callable[[], T],
+    *,
+    exclusive: bool = False,
+    connect_timeout: float | None = None,
 ) -> T:
     """Connect to ``state.url``, run ``work`` with ``state.connection`` set, and commit.
+
+    Raise :class:`CannotConnect` when no connection is made (within ``connect_timeout``
+    seconds, if given).
 
     ``work`` runs inside ``AsyncConnection.run_sync`` (a synchronous Alembic command). A failure
     while revisions run names the revision step that was running. With ``exclusive``, hold the
@@ -404,9 +455,9 @@ async def run_online(
     state.transactional_ddl = True if _transactional_sqlite(engine) else None
     try:
         try:
-            connection = await engine.connect()
+            connection = await asyncio.wait_for(engine.connect(), connect_timeout)
         except Exception as exc:  # refused, unknown host, bad credentials, missing database...
-            raise MigrationError(f"cannot connect to {safe_url(url)}: {describe(exc)}") from None
+            raise CannotConnect(f"cannot connect to {safe_url(url)}: {describe(exc)}") from None
         try:
             tracker: _StepTracker | None = None
 
@@ -439,3 +490,29 @@ async def run_online(
             await connection.close()
     finally:
         await engine.dispose()
+
+
+#: How long offline rendering waits for the database (to learn its server) before going without.
+SERVER_TIMEOUT = 10.0
+
+
+async def render_for_server(state: EnvironmentState, work: Callable[[], T]) -> T:
+    """Run ``work``, an Alembic command in ``--sql`` mode, for the live server if reachable.
+
+    Nothing runs on the database: the connection only gives the SQL its server's dialect
+    (MariaDB and MySQL share ``mysql://`` and differ in DDL: collations). When it cannot be
+    reached within ``SERVER_TIMEOUT`` seconds, render for the URL's dialect and its default
+    server (MySQL, not MariaDB), with a warning. SQLite is rendered without connecting.
+    """
+    assert state.url is not None
+    if state.url.get_backend_name() == "sqlite":
+        return await run_offline(work)  # no server to learn about; connecting makes the file
+    try:
+        return await run_online(state, work, connect_timeout=SERVER_TIMEOUT)
+    except CannotConnect as exc:
+        log.warning(
+            "%s; the SQL is rendered for a default %s server instead",
+            exc,
+            state.url.get_backend_name(),
+        )
+    return await run_offline(work)

@@ -1,0 +1,344 @@
+"""Migrations attacked the way a team running production services would: an app evolving over
+a dozen revisions with rows in every table, a custom version table, names at the databases'
+identifier limits, keys renamed by hand, and ``sqlmigrate`` output run on the server itself."""
+
+from __future__ import annotations
+
+import enum
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+import migrations
+import orm
+from asyncdb import Database, IntegrityError
+from migrations import MigrationError
+from migrations.config import sqlalchemy_url
+
+
+class Status(enum.Enum):
+    draft = 1
+    published = 2
+
+
+def _blog(version: int) -> orm.ModelRegistry:
+    """The blog's models at ``version`` (1 to 14): each version changes something."""
+    models = orm.ModelRegistry()
+
+    class Author(orm.Model):
+        registry = models
+        tablename = "authors"
+        id = (orm.BigInteger if version >= 14 else orm.Integer)(primary_key=True)
+        if version >= 4:
+            full_name = orm.String(max_length=20, unique=True)
+        else:
+            name = orm.String(max_length=20, unique=True)
+
+    tag = type(
+        "Label" if version >= 11 else "Tag",
+        (orm.Model,),
+        {
+            "registry": models,
+            "tablename": "labels" if version >= 11 else "tags",
+            "name": orm.String(max_length=20, index=True),
+        },
+    )
+    key = "writer" if version >= 6 else "author"
+    post: dict[str, Any] = {
+        "registry": models,
+        "tablename": "articles" if version >= 12 else "posts",
+        "title": orm.String(max_length=50),
+        "body": orm.Text(null=version < 3, default=""),
+        key: orm.ForeignKey(Author, related_name="posts", on_delete=orm.CASCADE),
+    }
+    if version >= 2:
+        post["tags"] = orm.ManyToMany(tag, related_name="posts")
+        post["status"] = orm.Enum(Status, default=Status.draft)
+    if 2 <= version < 13:
+        post["editor"] = orm.ForeignKey(
+            Author, related_name="edited", null=True, on_delete=orm.SET_NULL
+        )
+    score = "score" if version >= 8 else "rating"
+    if 7 <= version < 9:
+        post[score] = orm.Integer(default=1, null=True)
+    meta: dict[str, Any] = {}
+    if 5 <= version < 10:
+        meta["unique_together"] = [(key, "title")]
+        meta["indexes"] = [orm.Index("title", "status")]
+    if 7 <= version < 9:
+        meta["constraints"] = [orm.CheckConstraint(check=orm.Q(**{f"{score}__gt": 0}), name="pos")]
+    if meta:
+        post["Meta"] = type("Meta", (), meta)
+    type("Article" if version >= 12 else "Post", (orm.Model,), post)
+    if version >= 13:  # a new model under a renamed table's old name
+
+        class Post(orm.Model):
+            registry = models
+            tablename = "posts"
+            title = orm.String(max_length=20)
+            writer = orm.ForeignKey(Author, related_name="notes", on_delete=orm.CASCADE)
+
+    return models
+
+
+#: What each version renames (the rest is detected on its own).
+BLOG_RENAMES: dict[int, list[str]] = {
+    4: ["authors.name:full_name"],
+    6: ["posts.author_id:writer_id"],
+    8: ["posts.rating:score"],
+    11: ["tags=labels", "posts_tags.tag_id:label_id"],
+    12: ["posts=articles", "posts_tags=articles_tags", "articles_tags.post_id:article_id"],
+}
+
+
+def _model(models: orm.ModelRegistry, name: str) -> Any:
+    model = models.get_model(name)
+    assert model is not None
+    return model
+
+
+async def _rows(db: Database, query: str) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in await db.fetch_all(query)]
+
+
+async def test_an_app_evolving_over_many_revisions(
+    backend: str, private_database_url: str, tmp_path: Path
+) -> None:
+    """Each version applied with rows in every table, ``check`` clean after each; then every
+    revision reverted one by one, all applied again, reverted to base and applied again.
+
+    It used to break at: a nullable body made NOT NULL while a row holds NULL (no value was
+    filled in from the field's default); a table rename leaving ``pk_posts`` and
+    ``fk_posts_...`` behind, so a key type change after it could not be reverted (the
+    downgrade dropped the key by its model name) and a new table of the old name collided with
+    the leftovers (PostgreSQL primary keys, MySQL foreign keys).
+    """
+    directory = migrations.init(tmp_path / "db_migrations")
+    async with Database(private_database_url) as db:
+        await migrations.makemigrations(db, _blog(1), directory, message="v1")
+        await migrations.migrate(db, None, directory)
+        await db.execute("INSERT INTO authors (id, name) VALUES (1, 'Ann'), (2, 'Bob')")
+        await db.execute("INSERT INTO tags (id, name) VALUES (1, 'red'), (2, 'blue')")
+        await db.execute(
+            "INSERT INTO posts (id, title, author_id, body) VALUES (1, 'P1', 1, NULL), "
+            "(2, 'P2', 2, 'text')"
+        )
+        for version in range(2, 15):
+            models = _blog(version)
+            models.database = db
+            written = await migrations.makemigrations(
+                db, models, directory, message=f"v{version}", renames=BLOG_RENAMES.get(version, ())
+            )
+            assert written is not None or (version == 14 and backend == "sqlite")
+            await migrations.migrate(db, None, directory)
+            await migrations.check(db, models, directory)
+            if backend == "sqlite":  # the asyncdb connection enforces foreign keys
+                assert await db.fetch_all("PRAGMA foreign_key_check") == []
+            if version == 2:
+                await db.execute(
+                    "INSERT INTO posts_tags (post_id, tag_id) VALUES (1, 1), (1, 2), (2, 1)"
+                )
+                await db.execute("UPDATE posts SET editor_id = 2")
+            if version == 3:
+                assert await _rows(db, "SELECT id, body FROM posts ORDER BY id") == [
+                    (1, ""),
+                    (2, "text"),
+                ]
+            if version == 7:
+                with pytest.raises(IntegrityError):
+                    await _model(models, "Post").objects.create(title="P3", writer_id=1, rating=0)
+        models = _blog(14)
+        models.database = db
+        article = await _model(models, "Article").objects.select_related("writer").get(id=1)
+        assert (article.body, article.writer.full_name, article.status) == ("", "Ann", Status.draft)
+        labels = await _model(models, "Article").objects.filter(tags__name="red").count()
+        assert labels == 2
+        await _model(models, "Post").objects.create(title="new", writer_id=2)
+
+        revisions = len(await migrations.showmigrations(db, directory))
+        for _ in range(revisions - 1):
+            await migrations.downgrade(db, None, directory, revision="-1")
+        assert await _rows(db, "SELECT id, name FROM authors ORDER BY id") == [
+            (1, "Ann"),
+            (2, "Bob"),
+        ]
+        assert await _rows(db, "SELECT id, title, author_id, body FROM posts ORDER BY id") == [
+            (1, "P1", 1, ""),
+            (2, "P2", 2, "text"),
+        ]
+        await migrations.migrate(db, None, directory)
+        await migrations.check(db, models, directory)
+        assert [a.title for a in await _model(models, "Article").objects.order_by("id")] == [
+            "P1",
+            "P2",
+        ]
+        await migrations.downgrade(db, None, directory, revision="base")
+        await migrations.migrate(db, None, directory)
+        await migrations.check(db, models, directory)
+
+
+def _things(version: int) -> sa.MetaData:
+    metadata = sa.MetaData(naming_convention={"pk": "pk_%(table_name)s"})
+    sa.Table("things", metadata, sa.Column("id", sa.Integer, primary_key=True))
+    if version >= 2:
+        sa.Table("more", metadata, sa.Column("id", sa.Integer, primary_key=True))
+    return metadata
+
+
+async def test_a_version_table_named_in_env_py(private_database_url: str, tmp_path: Path) -> None:
+    """``run_environment(version_table=...)`` counts for ``showmigrations`` and ``migrate`` too:
+    they read ``alembic_version`` instead, so every revision looked unapplied and the second
+    ``migrate`` refused to run over the tables of the first."""
+    directory = migrations.init(tmp_path / "db_migrations")
+    env = directory / "env.py"
+    env.write_text(
+        env.read_text().replace("run_environment()", 'run_environment(version_table="app_revs")')
+    )
+    url = private_database_url
+    await migrations.makemigrations(url, _things(1), directory, message="one")
+    assert [step.message for step in await migrations.migrate(url, None, directory)] == ["one"]
+    assert [s.applied for s in await migrations.showmigrations(url, directory)] == [True]
+    await migrations.makemigrations(url, _things(2), directory, message="two")
+    assert [step.message for step in await migrations.migrate(url, None, directory)] == ["two"]
+    await migrations.check(url, _things(2), directory)
+    await migrations.downgrade(url, None, directory, revision="base")
+    assert [s.applied for s in await migrations.showmigrations(url, directory)] == [False, False]
+    assert len(await migrations.migrate(url, None, directory)) == 2
+
+
+def _limits(table: str, check: str) -> orm.ModelRegistry:
+    models = orm.ModelRegistry()
+    namespace: dict[str, Any] = {
+        "registry": models,
+        "tablename": table,
+        "amount": orm.Integer(db_column="a" * len(table)),
+        "Meta": type(
+            "Meta",
+            (),
+            {"constraints": [orm.CheckConstraint(check=orm.Q(amount__gte=0), name=check)]},
+        ),
+    }
+    type("Limit", (orm.Model,), namespace)
+    return models
+
+
+async def test_names_at_the_identifier_limit(
+    backend: str, private_database_url: str, tmp_path: Path
+) -> None:
+    """A table and column name as long as the database allows works, and a check constraint
+    whose convention name is longer (the database shortens it) is not seen as dropped and
+    added after every ``migrate``. On PostgreSQL, one character more is refused before anything
+    is written: it used to cut the name short silently, and then drop and create the table."""
+    limit = {"postgresql": 63, "mysql": 64}.get(backend, 64)
+    directory = migrations.init(tmp_path / "db_migrations")
+    async with Database(private_database_url) as db:
+        models = _limits("t" * limit, "c" * 40)
+        models.database = db
+        await migrations.makemigrations(db, models, directory, message="long")
+        await migrations.migrate(db, None, directory)
+        await migrations.check(db, models, directory)
+        assert await migrations.makemigrations(db, models, directory, message="again") is None
+        with pytest.raises(IntegrityError):
+            await _model(models, "Limit").objects.create(amount=-1)
+        await migrations.downgrade(db, None, directory, revision="base")
+        await migrations.migrate(db, None, directory)
+        await migrations.check(db, models, directory)
+        if backend == "postgresql":  # MySQL refuses a longer name itself, SQLite has no limit
+            too_long = _limits("u" * (limit + 1), "x")
+            with pytest.raises(MigrationError, match=f"is {limit + 1} characters long, and "):
+                await migrations.makemigrations(db, too_long, directory, message="longer")
+            with pytest.raises(MigrationError, match=f"{backend} allows {limit}: shorten"):
+                await migrations.check(db, too_long, directory)
+        assert len(await migrations.showmigrations(db, directory)) == 1
+
+
+def _shelf(with_key: bool) -> orm.ModelRegistry:
+    models = orm.ModelRegistry()
+
+    class Shelf(orm.Model):
+        registry = models
+        tablename = "shelves"
+        id = (orm.BigInteger if with_key else orm.Integer)(primary_key=True)
+
+    class Box(orm.Model):
+        registry = models
+        tablename = "boxes"
+        shelf = orm.ForeignKey(Shelf, related_name="boxes", on_delete=orm.CASCADE)
+
+    return models
+
+
+@pytest.mark.backends("postgresql", "mysql")  # SQLite: both are INTEGER, nothing to migrate
+async def test_a_key_renamed_by_hand(private_database_url: str, tmp_path: Path) -> None:
+    """A foreign key that does not have its convention name (renamed by hand, an adopted
+    database) is dropped and created again around a key type change, and the downgrade finds
+    it: it used to be recreated under its old name and the downgrade dropped the model's."""
+    directory = migrations.init(tmp_path / "db_migrations")
+    async with Database(private_database_url) as db:
+        await migrations.makemigrations(db, _shelf(False), directory, message="shelves")
+        await migrations.migrate(db, None, directory)
+        await db.execute("INSERT INTO shelves (id) VALUES (1)")
+        await db.execute("INSERT INTO boxes (shelf_id) VALUES (1)")
+        if db.features.backend == "postgresql":
+            await db.execute(
+                "ALTER TABLE boxes RENAME CONSTRAINT fk_boxes_shelf_id_shelves TO boxes_shelf_fk"
+            )
+        else:
+            await db.execute("ALTER TABLE boxes DROP FOREIGN KEY fk_boxes_shelf_id_shelves")
+            await db.execute(
+                "ALTER TABLE boxes ADD CONSTRAINT boxes_shelf_fk FOREIGN KEY (shelf_id) "
+                "REFERENCES shelves (id) ON DELETE CASCADE"
+            )
+        await migrations.makemigrations(db, _shelf(True), directory, message="bigger")
+        for _ in range(2):
+            await migrations.migrate(db, None, directory)
+            await migrations.check(db, _shelf(True), directory)
+            await db.execute("DELETE FROM shelves")  # cascades: the key is back
+            assert await db.fetch_val("SELECT count(*) FROM boxes") == 0
+            await db.execute("INSERT INTO shelves (id) VALUES (1)")
+            await db.execute("INSERT INTO boxes (shelf_id) VALUES (1)")
+            await migrations.downgrade(db, None, directory, revision="-1")
+            await db.execute("DELETE FROM shelves")
+            assert await db.fetch_val("SELECT count(*) FROM boxes") == 0
+            await db.execute("INSERT INTO shelves (id) VALUES (1)")
+
+
+def _notes(version: int) -> orm.ModelRegistry:
+    models = orm.ModelRegistry()
+
+    class Note(orm.Model):
+        registry = models
+        tablename = "notes"
+        title = orm.String(max_length=20, null=version < 2, default="untitled")
+
+    return models
+
+
+async def test_sqlmigrate_prints_sql_the_server_runs(
+    private_database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The SQL of ``sqlmigrate`` is for the database's own server: MariaDB was given MySQL's
+    ``utf8mb4_0900_bin`` collation, which it does not have. Unreachable, the SQL is rendered for
+    the URL's dialect, with a warning."""
+    directory = migrations.init(tmp_path / "db_migrations")
+    url = private_database_url
+    await migrations.makemigrations(url, _notes(1), directory, message="notes")
+    sql = await migrations.sqlmigrate(url, directory, revision="head")
+    create = next(part for part in sql.split(";") if "CREATE TABLE notes" in part)
+    async with Database(url) as db:
+        await db.execute(create)  # the server accepts what sqlmigrate printed
+        await db.execute("DROP TABLE notes")
+    await migrations.migrate(url, None, directory)
+    await migrations.makemigrations(url, _notes(2), directory, message="required")
+    if sa.make_url(sqlalchemy_url(url)).get_backend_name() != "sqlite":  # batch needs the table
+        sql = await migrations.sqlmigrate(url, directory, revision="head")
+        assert "UPDATE notes SET title='untitled' WHERE title IS NULL;" in " ".join(sql.split())
+    unreachable = "postgresql://nobody:secret@127.0.0.1:1/none"
+    with caplog.at_level(logging.WARNING, logger="migrations"):
+        sql = await migrations.sqlmigrate(unreachable, directory, revision="head")
+    assert "ALTER TABLE notes ALTER COLUMN title SET NOT NULL" in sql
+    assert "the SQL is rendered for a default postgresql server instead" in caplog.text
+    assert "secret" not in caplog.text
