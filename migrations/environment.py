@@ -27,6 +27,7 @@ from sqlalchemy.engine import URL, Connection
 
 from migrations import checks
 from migrations import operations as operations  # registers op.rename_primary_key for revisions
+from migrations.check_sql import render_check
 
 __all__ = [
     "COMPARE_OPTIONS",
@@ -82,12 +83,16 @@ class EnvironmentState:
 def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Render types so that the revision imports everything it names.
 
-    A type from outside SQLAlchemy (an orm field type) is rendered by Alembic as
+    A check constraint's condition is written for every backend
+    (:func:`migrations.check_sql.render_check`). A type from outside SQLAlchemy (an orm field
+    type) is rendered by Alembic as
     ``its.module.TypeName(...)``; this hook adds ``import its.module``. PostgreSQL's JSON/JSONB
     (a ``with_variant`` of the orm's JSON field) is rendered here because Alembic renders its
     ``astext_type`` as a bare ``Text()`` unless the revision is generated against PostgreSQL.
     Everything else is left to Alembic.
     """
+    if type_ == "check" and isinstance(obj, sa.CheckConstraint):
+        return render_check(obj, autogen_context) or False
     if type_ != "type" or not isinstance(obj, sa.types.TypeEngine):
         return False
     imports = autogen_context.imports if autogen_context.imports is not None else set()

@@ -342,3 +342,51 @@ async def test_sqlmigrate_prints_sql_the_server_runs(
     assert "ALTER TABLE notes ALTER COLUMN title SET NOT NULL" in sql
     assert "the SQL is rendered for a default postgresql server instead" in caplog.text
     assert "secret" not in caplog.text
+
+
+def _labels(version: int) -> orm.ModelRegistry:
+    models = orm.ModelRegistry()
+    checks = [
+        orm.CheckConstraint(
+            check=orm.Q(name__startswith="50%'s") | orm.Q(name__contains='x"y\\z'), name="pct"
+        )
+    ]
+    if version >= 2:  # added to the existing table: op.create_check_constraint
+        checks.append(orm.CheckConstraint(check=orm.Q(name__endswith="k"), name="k"))
+    namespace: dict[str, Any] = {
+        "registry": models,
+        "tablename": "labels",
+        "name": orm.String(max_length=20),
+        "Meta": type("Meta", (), {"constraints": checks}),
+    }
+    type("Label", (orm.Model,), namespace)
+    return models
+
+
+async def test_check_constraints_are_written_for_every_backend(
+    private_database_url: str, tmp_path: Path
+) -> None:
+    """A check's condition is SQL of each database's own (``startswith`` is a byte comparison
+    on SQLite): a revision made on SQLite failed on the servers, and one made on MySQL held
+    doubled ``%`` signs, so MySQL accepted ``50%XYZ's`` as starting with ``50%'s``."""
+    scratch = f"sqlite:///{tmp_path / 'scratch.db'}"
+    for generated_on in (private_database_url, scratch):
+        directory = migrations.init(tmp_path / f"revisions_{generated_on == scratch}")
+        for version in (1, 2):
+            await migrations.makemigrations(
+                generated_on, _labels(version), directory, message=f"v{version}"
+            )
+            await migrations.migrate(generated_on, None, directory)
+        if generated_on == scratch:
+            await migrations.migrate(private_database_url, None, directory)
+        async with Database(private_database_url) as db:
+            models = _labels(2)
+            models.database = db
+            await migrations.check(db, models, directory)
+            label = _model(models, "Label")
+            await label.objects.create(name="50%'s book")
+            await label.objects.create(name='ax"y\\zk')
+            for wrong in ("50%XYZ's book", 'ax"y\\\\zk', "50%'s box"):
+                with pytest.raises(IntegrityError):
+                    await label.objects.create(name=wrong)
+        await migrations.downgrade(private_database_url, None, directory, revision="base")
