@@ -25,7 +25,7 @@ from alembic.util import CommandError
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, Connection
 
-from migrations import checks
+from migrations import checks, enum_values
 from migrations import operations as operations  # registers op.rename_primary_key for revisions
 from migrations.check_sql import render_check
 
@@ -107,8 +107,14 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
 
 
 #: Autogenerate's comparisons: Alembic's own, and named CHECK constraints (added and dropped by
-#: name; the orm names every one through its naming convention), long names included.
-PLUGINS = ["alembic.autogenerate.*", "alembic.ext.checkconstraint_byname", checks.PLUGIN]
+#: name; the orm names every one through its naming convention), long names included, and the
+#: values of PostgreSQL's named enum types.
+PLUGINS = [
+    "alembic.autogenerate.*",
+    "alembic.ext.checkconstraint_byname",
+    checks.PLUGIN,
+    enum_values.PLUGIN,
+]
 
 
 #: How autogenerate compares the models with the database (``check``, ``makemigrations``).

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Dialect
 
 from migrations.backfill import fill_nulls_before_not_null
 from migrations.check_sql import portable_checks
+from migrations.enum_values import put_enum_value_changes_outside
 from migrations.enums import add_enum_operations
 from migrations.ordering import (
     foreign_keys_of_metadata,
@@ -181,6 +182,7 @@ def rewrite_script(
         drop_index_drops_of_dropped_tables(container)
         order_operations(container, existing, target)
         add_enum_operations(container)
+        put_enum_value_changes_outside(container, first=container is upgrade)
         portable_checks(container)
     models = metadata if isinstance(metadata, sa.MetaData) else None
     fill_nulls_before_not_null(upgrade, models, defaults or {}, warn)

@@ -390,3 +390,57 @@ async def test_check_constraints_are_written_for_every_backend(
                 with pytest.raises(IntegrityError):
                     await label.objects.create(name=wrong)
         await migrations.downgrade(private_database_url, None, directory, revision="base")
+
+
+def _tickets(values: tuple[str, ...]) -> sa.MetaData:
+    metadata = sa.MetaData(naming_convention={"pk": "pk_%(table_name)s"})
+    state = sa.Enum(*values, name="ticket_state")
+    sa.Table(
+        "tickets",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("state", state, nullable=False, server_default="open"),
+        sa.Column("previous", state, nullable=True),
+    )
+    return metadata
+
+
+@pytest.mark.backends("postgresql")  # MySQL's ENUM(...) is a column type, SQLite's a VARCHAR
+async def test_values_of_a_named_enum_type(private_database_url: str, tmp_path: Path) -> None:
+    """A value added to (or removed from) a PostgreSQL enum type used to go unseen: ``check``
+    agreed and inserting the new value failed."""
+    directory = migrations.init(tmp_path / "db_migrations")
+    url = private_database_url
+    first = _tickets(("open", "closed"))
+    await migrations.makemigrations(url, first, directory, message="tickets")
+    await migrations.migrate(url, None, directory)
+    async with Database(url) as db:
+        await db.execute("INSERT INTO tickets (id, previous) VALUES (1, 'closed')")
+    more = _tickets(("new", "open", "waiting", "closed", "reopened"))
+    with pytest.raises(migrations.SchemaDiffers, match="modify enum values 'ticket_state'"):
+        await migrations.check(url, more, directory)
+    await migrations.makemigrations(url, more, directory, message="more states")
+    assert "ADD VALUE IF NOT EXISTS 'waiting' BEFORE 'closed'" in (
+        await migrations.sqlmigrate(url, directory, revision="head")
+    )
+    fewer = _tickets(("closed", "open", "archived"))  # values dropped, one added, reordered
+    for _ in range(2):
+        await migrations.migrate(url, None, directory)
+        await migrations.check(url, more, directory)
+        async with Database(url) as db:
+            await db.execute("INSERT INTO tickets (id, state) VALUES (2, 'reopened')")
+            await db.execute("DELETE FROM tickets WHERE id = 2")
+        await migrations.makemigrations(url, fewer, directory, message="fewer")
+        await migrations.migrate(url, None, directory)
+        await migrations.check(url, fewer, directory)
+        async with Database(url) as db:
+            assert await db.fetch_val("SELECT state FROM tickets WHERE previous = 'closed'") == (
+                "open"
+            )
+            await db.execute("INSERT INTO tickets (id, state) VALUES (3, 'archived')")
+            with pytest.raises(MigrationError, match="invalid input value for enum"):
+                await migrations.downgrade(url, None, directory, revision="-1")
+            await db.execute("DELETE FROM tickets WHERE id = 3")
+        await migrations.downgrade(url, None, directory, revision="-2")
+        for path in (directory / "versions").glob("*fewer.py"):
+            path.unlink()
