@@ -169,7 +169,10 @@ def _compare_enum_values(
         for table in metadata.tables.values():
             if table.schema != schema or table.name not in existing:
                 continue
-            if not autogen_context.run_name_filters(table.name, "table", {"schema_name": schema}):
+            names = {"schema_name": schema}
+            if not autogen_context.run_name_filters(table.name, "table", names):
+                continue
+            if not autogen_context.run_object_filters(table, table.name, "table", False, None):
                 continue
             defaults = {
                 column["name"]: column.get("default")
