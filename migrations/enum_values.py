@@ -169,8 +169,7 @@ def _compare_enum_values(
         for table in metadata.tables.values():
             if table.schema != schema or table.name not in existing:
                 continue
-            names = {"schema_name": schema}
-            if not autogen_context.run_name_filters(table.name, "table", names):
+            if not autogen_context.run_name_filters(table.name, "table", {"schema_name": schema}):
                 continue
             if not autogen_context.run_object_filters(table, table.name, "table", False, None):
                 continue
