@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import logging
+import logging.config
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -217,7 +218,8 @@ def run_environment(**overrides: Any) -> None:
 
 def _run_standalone(overrides: dict[str, Any]) -> None:
     """``env.py`` run by the plain ``alembic`` command: settings as ``python -m migrations``
-    reads them, and the runner's connection (lock, transactional SQLite, one-line errors)."""
+    reads them, and the runner's connection (lock, transactional SQLite, one-line errors).
+    Logging as ``alembic.ini`` configures it (each revision step, as with any Alembic folder)."""
     from migrations.config import load_settings, sqlalchemy_url
     from migrations.errors import MigrationError
     from migrations.models import load_models
@@ -229,6 +231,9 @@ def _run_standalone(overrides: dict[str, Any]) -> None:
             "for existing rows, an operation order MySQL accepts, enum types): run "
             "`python -m migrations makemigrations` instead"
         )
+    config = context.config
+    if config.config_file_name is not None and config.file_config.has_section("loggers"):
+        logging.config.fileConfig(config.config_file_name, disable_existing_loggers=False)
     try:
         settings = load_settings(url=context.config.get_main_option("sqlalchemy.url"))
         if not settings.url:
