@@ -70,6 +70,8 @@ class EnvironmentState:
     #: Whether DDL rolls back with a failed revision: True where the runner made it so
     #: (SQLite), else what Alembic knows of the database (set once ``env.py`` ran).
     transactional_ddl: bool | None = None
+    #: Options for the dialect that renders SQL offline: what was learnt of the server.
+    dialect_options: dict[str, Any] = field(default_factory=dict)
 
     def record(self, *, ctx: MigrationContext, step: MigrationInfo, **_: Any) -> None:
         """``on_version_apply`` hook: remember each completed step."""
@@ -197,12 +199,11 @@ def run_environment(**overrides: Any) -> None:
     if not context.is_offline_mode():
         options["on_version_apply"] = state.record
     options.update(overrides)
-    if context.is_offline_mode() and state.connection is not None:
-        # SQL rendered for the live server (MariaDB or MySQL; the URL cannot tell), run nowhere.
-        context.configure(connection=state.connection, literal_binds=True, **options)
-    elif context.is_offline_mode():
+    if context.is_offline_mode():
+        # "named" parameters: no driver escaping (MySQL's drivers double every %) in the SQL.
+        dialect_options = {"paramstyle": "named", **state.dialect_options}
         context.configure(
-            url=state.url, literal_binds=True, dialect_opts={"paramstyle": "named"}, **options
+            url=state.url, literal_binds=True, dialect_opts=dialect_options, **options
         )
     else:
         if state.connection is None:

@@ -34,6 +34,7 @@ from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 from sqlalchemy import event
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -497,22 +498,32 @@ SERVER_TIMEOUT = 10.0
 
 
 async def render_for_server(state: EnvironmentState, work: Callable[[], T]) -> T:
-    """Run ``work``, an Alembic command in ``--sql`` mode, for the live server if reachable.
+    """Run ``work``, an Alembic command in ``--sql`` mode, for the database's server.
 
-    Nothing runs on the database: the connection only gives the SQL its server's dialect
-    (MariaDB and MySQL share ``mysql://`` and differ in DDL: collations). When it cannot be
-    reached within ``SERVER_TIMEOUT`` seconds, render for the URL's dialect and its default
-    server (MySQL, not MariaDB), with a warning. SQLite is rendered without connecting.
+    The SQL is rendered offline from the URL's dialect, with what a short connection learns
+    about the server (MariaDB or MySQL: they share ``mysql://`` and differ in DDL, collations);
+    nothing runs on the database. When it cannot be reached within ``SERVER_TIMEOUT`` seconds,
+    the URL's dialect renders for its default server (MySQL, not MariaDB), with a warning.
+    SQLite is rendered without connecting (no server; connecting would create the file).
     """
     assert state.url is not None
-    if state.url.get_backend_name() == "sqlite":
-        return await run_offline(work)  # no server to learn about; connecting makes the file
-    try:
-        return await run_online(state, work, connect_timeout=SERVER_TIMEOUT)
-    except CannotConnect as exc:
-        log.warning(
-            "%s; the SQL is rendered for a default %s server instead",
-            exc,
-            state.url.get_backend_name(),
-        )
+    if state.url.get_backend_name() != "sqlite":
+
+        def learn() -> dict[str, Any]:
+            assert state.connection is not None
+            return server_options(state.connection.dialect)
+
+        try:
+            state.dialect_options = await run_online(state, learn, connect_timeout=SERVER_TIMEOUT)
+        except CannotConnect as exc:
+            log.warning(
+                "%s; the SQL is rendered for a default %s server instead",
+                exc,
+                state.url.get_backend_name(),
+            )
     return await run_offline(work)
+
+
+def server_options(dialect: Dialect) -> dict[str, Any]:
+    """Options that make a new dialect of ``dialect``'s URL render for the same server."""
+    return {"is_mariadb": True} if getattr(dialect, "is_mariadb", False) else {}
