@@ -29,6 +29,7 @@ from sqlalchemy.engine import URL, Connection
 from migrations import checks, enum_values
 from migrations import operations as operations  # registers op.rename_primary_key for revisions
 from migrations.check_sql import render_check
+from migrations.server_defaults import compare_server_default
 
 __all__ = [
     "COMPARE_OPTIONS",
@@ -123,7 +124,7 @@ PLUGINS = [
 #: How autogenerate compares the models with the database (``check``, ``makemigrations``).
 COMPARE_OPTIONS: dict[str, Any] = {
     "compare_type": True,
-    "compare_server_default": True,
+    "compare_server_default": compare_server_default,
     "autogenerate_plugins": PLUGINS,
 }
 
