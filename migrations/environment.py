@@ -71,11 +71,14 @@ class EnvironmentState:
     #: Whether DDL rolls back with a failed revision: True where the runner made it so
     #: (SQLite), else what Alembic knows of the database (set once ``env.py`` ran).
     transactional_ddl: bool | None = None
+    #: How many revision steps (stamps included) completed.
+    steps_done: int = 0
     #: Options for the dialect that renders SQL offline: what was learnt of the server.
     dialect_options: dict[str, Any] = field(default_factory=dict)
 
     def record(self, *, ctx: MigrationContext, step: MigrationInfo, **_: Any) -> None:
         """``on_version_apply`` hook: remember each completed step."""
+        self.steps_done += 1
         revision = step.up_revision
         if revision is not None and not step.is_stamp:
             message = str(getattr(revision, "doc", ""))  # a Script; typed as its base Revision

@@ -153,12 +153,15 @@ class _StepTracker(logging.Handler):
         self.logger = logger
         self.forward_level = forward_level
         self.step: str | None = None
+        #: How many revision steps started.
+        self.started = 0
         self.statements: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.msg == "Running %s" and isinstance(record.args, tuple) and record.args:
             self.step = str(record.args[0])
             self.statements = []
+            self.started += 1
         parent = self.logger.parent
         if self.forward_level is not None and record.levelno >= self.forward_level and parent:
             parent.handle(record)
@@ -173,12 +176,12 @@ class _StepTracker(logging.Handler):
 _CHANGES = frozenset({"CREATE", "ALTER", "DROP", "RENAME", "INSERT", "UPDATE", "DELETE"})
 
 
-def _applied_before_failure(tracker: _StepTracker) -> str:
+def _applied_before_failure(tracker: _StepTracker, failure: str = "the failing one") -> str:
     """What a failed revision left behind where DDL is not transactional, for the message."""
     if not tracker.statements:
         return (
             " (the database commits each DDL statement at once; nothing of this revision had "
-            "run before the failing statement)"
+            f"run before {failure})"
         )
     shown = "; ".join(statement[:200] for statement in tracker.statements[:10])
     more = len(tracker.statements) - 10
@@ -187,7 +190,7 @@ def _applied_before_failure(tracker: _StepTracker) -> str:
     count = len(tracker.statements)
     return (
         f" (the database commits each DDL statement at once: {count} statement"
-        f"{'s' if count > 1 else ''} of this revision before the failing one stayed applied: "
+        f"{'s' if count > 1 else ''} of this revision before {failure} stayed applied: "
         f"{shown}; undo {'them' if count > 1 else 'it'} or finish the revision by hand before "
         "you retry)"
     )
@@ -220,7 +223,8 @@ def translate_errors(
 
     With a ``tracker``, a failure while a revision runs names the revision step; where DDL is
     not transactional (``state.transactional_ddl`` is False), also the statements of that
-    revision that stayed applied.
+    revision that stayed applied. A cancellation or an interruption in the middle of a revision
+    step is not translated, but logs those statements as a warning there.
     """
     try:
         yield
@@ -244,6 +248,19 @@ def translate_errors(
             if state is not None and state.transactional_ddl is False:
                 message += _applied_before_failure(tracker)
         raise MigrationError(message) from exc
+    except BaseException:  # cancelled, interrupted: it goes on as it is, and we say what stayed
+        if (
+            tracker is not None
+            and state is not None
+            and state.transactional_ddl is False
+            and tracker.started > state.steps_done
+        ):
+            log.warning(
+                "revision step '%s' was interrupted%s",
+                tracker.step,
+                _applied_before_failure(tracker, "the interruption"),
+            )
+        raise
 
 
 # One lock per database serialises concurrent `migrate` runs (several replicas of an app that

@@ -4,6 +4,7 @@ identifier limits, keys renamed by hand, and ``sqlmigrate`` output run on the se
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 from pathlib import Path
@@ -500,3 +501,57 @@ async def test_server_defaults_are_compared_by_value(
         await db.execute("INSERT INTO settings (id) VALUES (1)")
         row = await db.fetch_one("SELECT code, quote, count FROM settings")
         assert row is not None and tuple(row) == ("abc", "it's", 0)
+
+
+def _people(version: int) -> sa.MetaData:
+    metadata = sa.MetaData(naming_convention={"pk": "pk_%(table_name)s"})
+    columns = [sa.Column("nick", sa.String(10)), sa.Column("age", sa.Integer)]
+    sa.Table("people", metadata, sa.Column("id", sa.Integer, primary_key=True), *columns[:version])
+    return metadata
+
+
+async def test_a_migrate_cancelled_in_the_middle_of_a_revision(
+    backend: str, private_database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Cancelled (Ctrl-C, a timeout) half-way through a revision: PostgreSQL and SQLite roll it
+    back; MySQL keeps what ran, and a warning now says which statements (it said nothing, and
+    the retry failed on a duplicate column)."""
+    directory = migrations.init(tmp_path / "db_migrations")
+    url = private_database_url
+    await migrations.makemigrations(url, _people(0), directory, message="people")
+    await migrations.migrate(url, None, directory)
+    path = await migrations.makemigrations(url, _people(2), directory, message="nick and age")
+    assert path is not None
+    source = path.read_text()
+    slow = "op.execute('SELECT 1')\n    import time\n    time.sleep(1)\n    op.execute('SELECT 1')"
+    first, rest = source.split("def upgrade() -> None:\n", 1)
+    # After the first add_column; on SQLite after the batch block that holds both.
+    cut = rest.index("\n\n" if backend == "sqlite" else "\n    ", rest.index("add_column"))
+    path.write_text(f"{first}def upgrade() -> None:\n{rest[:cut]}\n    {slow}{rest[cut:]}")
+    with caplog.at_level(logging.WARNING, logger="migrations"), pytest.raises(TimeoutError):
+        await asyncio.wait_for(migrations.migrate(url, None, directory), 0.5)
+    statuses = await migrations.showmigrations(url, directory)
+    assert [s.applied for s in statuses] == [True, False]
+    async with Database(url) as db:
+        columns = [c for c in ("nick", "age") if await _has_column(db, "people", c)]
+        if backend == "mysql":
+            assert columns == ["nick"]
+            assert "was interrupted (the database commits each DDL statement at once: 1 " in (
+                caplog.text
+            )
+            assert "ALTER TABLE people ADD COLUMN nick VARCHAR(10)" in caplog.text
+            await db.execute("ALTER TABLE people DROP COLUMN nick")  # as the warning says
+        else:
+            assert columns == []
+            assert "interrupted" not in caplog.text
+    path.write_text(source)
+    await migrations.migrate(url, None, directory)
+    await migrations.check(url, _people(2), directory)
+
+
+async def _has_column(db: Database, table: str, column: str) -> bool:
+    try:
+        await db.fetch_all(f"SELECT {column} FROM {table}")
+    except Exception:
+        return False
+    return True
