@@ -164,10 +164,14 @@ def _compare_enum_values(
     for schema in schemas:
         existing = set(inspector.get_table_names(schema=schema))
         reflected = {enum["name"]: list(enum["labels"]) for enum in inspector.get_enums(schema)}
+        if not reflected:
+            continue
         wanted: dict[str, list[str]] = {}
         users: dict[str, list[tuple[str, str, str | None]]] = {}
         for table in metadata.tables.values():
             if table.schema != schema or table.name not in existing:
+                continue
+            if not any(_named_enum(column.type) is not None for column in table.columns):
                 continue
             if not autogen_context.run_name_filters(table.name, "table", {"schema_name": schema}):
                 continue
