@@ -36,12 +36,14 @@ from migrations.config import (
 from migrations.diffs import describe_diff
 from migrations.environment import COMPARE_OPTIONS, AppliedRevision, EnvironmentState
 from migrations.errors import MigrationError, SchemaDiffers
-from migrations.models import Models, ModelsTarget, load_models
+from migrations.models import Models, ModelsTarget, check_identifiers, load_models
 from migrations.renames import AskRename, Rename
 from migrations.rewrite import rewrite_script
 from migrations.runner import (
     FILE_TEMPLATE,
     alembic_config,
+    read_version_table,
+    render_for_server,
     run_offline,
     run_online,
     script_directory,
@@ -190,9 +192,17 @@ def _announce_existing_tables(context: MigrationContext, metadata: sa.MetaData) 
 
 
 async def _compare(state: EnvironmentState, work: Callable[[], T]) -> T:
-    """Run an autogenerate comparison; explain the "not up to date" refusal."""
+    """Run an autogenerate comparison of names the database can hold; explain the "not up
+    to date" refusal."""
+
+    def compare() -> T:
+        assert state.connection is not None
+        if state.metadata is not None:
+            check_identifiers(state.metadata, state.connection.dialect)
+        return work()
+
     try:
-        return await run_online(state, work)
+        return await run_online(state, compare)
     except MigrationError as exc:
         if str(exc) == "Target database is not up to date.":
             raise MigrationError(
@@ -255,8 +265,9 @@ def _adopt(
 ) -> None:
     """Check (and with ``fake_initial``, record) initial revisions whose tables exist."""
     initial = []
-    if not MigrationContext.configure(connection).get_current_heads():
-        has_tables = set(sa.inspect(connection).get_table_names()) - {"alembic_version"}
+    versions = read_version_table(config, scripts)
+    if not versions.heads:
+        has_tables = set(sa.inspect(connection).get_table_names()) - {versions.name}
         try:
             initial = initial_tables(scripts, connection) if has_tables else []
         except MigrationError:
@@ -313,13 +324,9 @@ async def showmigrations(
 ) -> list[MigrationStatus]:
     """List every revision, oldest first, with whether the database has it applied."""
     state = _state(database, None)
-    scripts = script_directory(alembic_config(Path(directory), state))
-
-    def current_heads() -> tuple[str, ...]:
-        assert state.connection is not None
-        return MigrationContext.configure(state.connection).get_current_heads()
-
-    heads = await run_online(state, current_heads)
+    config = alembic_config(Path(directory), state)
+    scripts = script_directory(config)
+    heads = (await run_online(state, lambda: read_version_table(config, scripts))).heads
     with translate_errors():
         everything = list(reversed(list(scripts.walk_revisions())))
     unknown = [head for head in heads if head not in {script.revision for script in everything}]
@@ -343,7 +350,10 @@ async def sqlmigrate(
 ) -> str:
     """Return the SQL that upgrading through ``revision`` runs, for ``database``'s dialect.
 
-    Nothing connects to the database: Alembic renders the SQL offline.
+    Nothing runs: Alembic renders the SQL offline. It connects to the database (if it can, within
+    ``SERVER_TIMEOUT`` seconds) only to render for its server: MariaDB and MySQL share the
+    ``mysql://`` URL and differ in DDL (collations). Unreachable, the SQL is rendered for the
+    URL's dialect and its defaults (MySQL, not MariaDB), with a warning.
     """
     state = _state(database, None)
     buffer = io.StringIO()
@@ -361,7 +371,7 @@ async def sqlmigrate(
         )
 
     try:
-        await run_offline(render)
+        await render_for_server(state, render)
     except MigrationError as exc:
         if "cannot proceed in --sql mode" in str(exc):
             raise MigrationError(

@@ -26,6 +26,8 @@ def describe_diff(diff: Any) -> str:
         return "; ".join(describe_diff(item) for item in diff)
     kind, *rest = diff
     words = str(kind).replace("_", " ")
+    if kind == "modify_enum_values":  # (kind, schema, type name, old values, new values)
+        return f"{words} '{rest[1]}' ({', '.join(rest[2])} -> {', '.join(rest[3])})"
     if kind.startswith("modify_") or kind == "remove_column":
         # (kind, schema, table, column-name-or-Column, ...)
         column = rest[2].name if isinstance(rest[2], sa.Column) else rest[2]

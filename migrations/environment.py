@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import logging
+import logging.config
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -24,6 +25,11 @@ from alembic.runtime.migration import MigrationContext, MigrationInfo
 from alembic.util import CommandError
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, Connection
+
+from migrations import checks, enum_values
+from migrations import operations as operations  # registers op.rename_primary_key for revisions
+from migrations.check_sql import render_check
+from migrations.server_defaults import compare_server_default
 
 __all__ = [
     "COMPARE_OPTIONS",
@@ -65,9 +71,14 @@ class EnvironmentState:
     #: Whether DDL rolls back with a failed revision: True where the runner made it so
     #: (SQLite), else what Alembic knows of the database (set once ``env.py`` ran).
     transactional_ddl: bool | None = None
+    #: How many revision steps (stamps included) completed.
+    steps_done: int = 0
+    #: Options for the dialect that renders SQL offline: what was learnt of the server.
+    dialect_options: dict[str, Any] = field(default_factory=dict)
 
     def record(self, *, ctx: MigrationContext, step: MigrationInfo, **_: Any) -> None:
         """``on_version_apply`` hook: remember each completed step."""
+        self.steps_done += 1
         revision = step.up_revision
         if revision is not None and not step.is_stamp:
             message = str(getattr(revision, "doc", ""))  # a Script; typed as its base Revision
@@ -79,12 +90,16 @@ class EnvironmentState:
 def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Render types so that the revision imports everything it names.
 
-    A type from outside SQLAlchemy (an orm field type) is rendered by Alembic as
+    A check constraint's condition is written for every backend
+    (:func:`migrations.check_sql.render_check`). A type from outside SQLAlchemy (an orm field
+    type) is rendered by Alembic as
     ``its.module.TypeName(...)``; this hook adds ``import its.module``. PostgreSQL's JSON/JSONB
     (a ``with_variant`` of the orm's JSON field) is rendered here because Alembic renders its
     ``astext_type`` as a bare ``Text()`` unless the revision is generated against PostgreSQL.
     Everything else is left to Alembic.
     """
+    if type_ == "check" and isinstance(obj, sa.CheckConstraint):
+        return render_check(obj, autogen_context) or False
     if type_ != "type" or not isinstance(obj, sa.types.TypeEngine):
         return False
     imports = autogen_context.imports if autogen_context.imports is not None else set()
@@ -99,14 +114,20 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
 
 
 #: Autogenerate's comparisons: Alembic's own, and named CHECK constraints (added and dropped by
-#: name; the orm names every one through its naming convention).
-PLUGINS = ["alembic.autogenerate.*", "alembic.ext.checkconstraint_byname"]
+#: name; the orm names every one through its naming convention), long names included, and the
+#: values of PostgreSQL's named enum types.
+PLUGINS = [
+    "alembic.autogenerate.*",
+    "alembic.ext.checkconstraint_byname",
+    checks.PLUGIN,
+    enum_values.PLUGIN,
+]
 
 
 #: How autogenerate compares the models with the database (``check``, ``makemigrations``).
 COMPARE_OPTIONS: dict[str, Any] = {
     "compare_type": True,
-    "compare_server_default": True,
+    "compare_server_default": compare_server_default,
     "autogenerate_plugins": PLUGINS,
 }
 
@@ -183,8 +204,10 @@ def run_environment(**overrides: Any) -> None:
         options["on_version_apply"] = state.record
     options.update(overrides)
     if context.is_offline_mode():
+        # "named" parameters: no driver escaping (MySQL's drivers double every %) in the SQL.
+        dialect_options = {"paramstyle": "named", **state.dialect_options}
         context.configure(
-            url=state.url, literal_binds=True, dialect_opts={"paramstyle": "named"}, **options
+            url=state.url, literal_binds=True, dialect_opts=dialect_options, **options
         )
     else:
         if state.connection is None:
@@ -200,11 +223,12 @@ def run_environment(**overrides: Any) -> None:
 
 def _run_standalone(overrides: dict[str, Any]) -> None:
     """``env.py`` run by the plain ``alembic`` command: settings as ``python -m migrations``
-    reads them, and the runner's connection (lock, transactional SQLite, one-line errors)."""
+    reads them, and the runner's connection (lock, transactional SQLite, one-line errors).
+    Logging as ``alembic.ini`` configures it (each revision step, as with any Alembic folder)."""
     from migrations.config import load_settings, sqlalchemy_url
     from migrations.errors import MigrationError
     from migrations.models import load_models
-    from migrations.runner import run_online
+    from migrations.runner import render_for_server, run_online
 
     if getattr(context.config.cmd_opts, "autogenerate", False):
         raise CommandError(
@@ -212,6 +236,9 @@ def _run_standalone(overrides: dict[str, Any]) -> None:
             "for existing rows, an operation order MySQL accepts, enum types): run "
             "`python -m migrations makemigrations` instead"
         )
+    config = context.config
+    if config.config_file_name is not None and config.file_config.has_section("loggers"):
+        logging.config.fileConfig(config.config_file_name, disable_existing_loggers=False)
     try:
         settings = load_settings(url=context.config.get_main_option("sqlalchemy.url"))
         if not settings.url:
@@ -228,7 +255,7 @@ def _run_standalone(overrides: dict[str, Any]) -> None:
         context.config.attributes[STATE_KEY] = state
         try:
             if context.is_offline_mode():
-                run_environment(**overrides)
+                asyncio.run(render_for_server(state, lambda: run_environment(**overrides)))
             else:
                 asyncio.run(run_online(state, lambda: run_environment(**overrides), exclusive=True))
         finally:

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import conv
 
 from migrations.errors import MigrationError
 
-__all__ = ["Models", "ModelsTarget", "load_models"]
+__all__ = ["Models", "ModelsTarget", "check_identifiers", "load_models"]
 
 #: What the API accepts as "the models": an ``orm.ModelRegistry`` (anything with a ``metadata``
 #: attribute holding a ``sqlalchemy.MetaData``), a ``MetaData``, or a ``"module:attribute"`` path
@@ -104,3 +106,31 @@ def _import_target(path: str) -> object:
                 f"--models {path!r}: {module_name!r} has no attribute {attribute!r}"
             ) from None
     return target
+
+
+def check_identifiers(metadata: sa.MetaData, dialect: Dialect) -> None:
+    """Raise :class:`MigrationError` for a name of the models longer than ``dialect`` allows.
+
+    PostgreSQL cuts a longer table or column name to 63 characters without an error, so the
+    database would never match the models (every comparison: drop the table, create it
+    again). Names made by the naming convention are shortened by SQLAlchemy and are fine.
+    """
+    limit = dialect.max_identifier_length
+    for table in metadata.tables.values():
+        named = [(f"table name {table.name!r}", table.name, "the tablename")]
+        named += [
+            (f"column name {table.name}.{column.name}", column.name, "the field's db_column")
+            for column in table.columns
+        ]
+        items: list[sa.Index | sa.Constraint] = [*table.indexes, *table.constraints]
+        named += [
+            (f"name {item.name!r} (on table {table.name})", item.name, "its name=")
+            for item in items
+            if isinstance(item.name, str) and not isinstance(item.name, conv)
+        ]
+        for subject, name, fix in named:
+            if len(name) > limit:
+                raise MigrationError(
+                    f"{subject} is {len(name)} characters long, and {dialect.name} allows "
+                    f"{limit}: shorten {fix}"
+                )

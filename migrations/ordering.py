@@ -233,13 +233,33 @@ def _block(table: ops.ModifyTableOps, inner: list[ops.MigrateOperation]) -> ops.
     return ops.ModifyTableOps(table.table_name, inner, schema=table.schema)
 
 
-def order_operations(container: ops.OpContainer, existing: Iterable[NamedForeignKey]) -> None:
+def _named_as(fk: NamedForeignKey, target: Iterable[NamedForeignKey]) -> NamedForeignKey:
+    """``fk`` under the name ``target`` (the models) gives the same key, if it has one."""
+    for key in target:
+        if (key.table, key.columns, key.referred_table, key.referred_columns) == (
+            fk.table,
+            fk.columns,
+            fk.referred_table,
+            fk.referred_columns,
+        ):
+            return key
+    return fk
+
+
+def order_operations(
+    container: ops.OpContainer,
+    existing: Iterable[NamedForeignKey],
+    target: Iterable[NamedForeignKey] = (),
+) -> None:
     """Put the operations of ``container`` in the order described above, in place.
 
     ``existing`` are the foreign keys the schema has before ``container`` runs (the reflected
     ones for an upgrade, the models' for a downgrade); those in the way of a type change are
-    dropped first and created again last.
+    dropped first and created again last, under the name ``target`` gives them (the models'
+    keys for an upgrade, the reflected ones for a downgrade), so that the other direction finds
+    them by the name it expects.
     """
+    target = list(target)
     dropped_tables = {
         (op.schema, op.table_name) for op in container.ops if isinstance(op, ops.DropTableOp)
     }
@@ -282,7 +302,7 @@ def order_operations(container: ops.OpContainer, existing: Iterable[NamedForeign
             continue
         drops.setdefault(key, []).append(fk.drop())
         if (fk.table, fk.name) not in created_names:
-            creates.setdefault(key, []).append(fk.create())
+            creates.setdefault(key, []).append(_named_as(fk, target).create())
     fk_drops = [ops.ModifyTableOps(t, inner, schema=s) for (s, t), inner in drops.items()]
     last = [ops.ModifyTableOps(t, inner, schema=s) for (s, t), inner in creates.items()]
     container.ops[:] = [*fk_drops, *table_renames, *column_renames, *middle, *last]

@@ -5,9 +5,10 @@ In order: confirmed table renames (:mod:`migrations.table_renames`) and column r
 default on the server, which is dropped right after, so the existing rows get the value (the
 Django way); no index drops for tables that are dropped anyway (the table drop takes its indexes
 with it); the operations put in an order every backend accepts (:mod:`migrations.ordering`);
-named enum types created and dropped (:mod:`migrations.enums`). Warnings name every table or
-column that the upgrade drops, the columns the downgrade drops, and every NOT NULL column that
-existing rows cannot fill.
+named enum types created and dropped (:mod:`migrations.enums`); rows holding NULL in a column
+that becomes NOT NULL set to the field's default first (:mod:`migrations.backfill`). Warnings
+name every table or column that the upgrade drops, the columns the downgrade drops, and every
+NOT NULL column that existing rows cannot fill.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from alembic.operations import ops
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Dialect
 
+from migrations.backfill import fill_nulls_before_not_null
+from migrations.check_sql import portable_checks
+from migrations.enum_values import put_enum_value_changes_outside
 from migrations.enums import add_enum_operations
 from migrations.ordering import (
     foreign_keys_of_metadata,
@@ -174,8 +178,12 @@ def rewrite_script(
     assert context.connection is not None
     before = reflected_foreign_keys(context.connection)
     after = foreign_keys_of_metadata(metadata) if isinstance(metadata, sa.MetaData) else []
-    for container, existing in ((upgrade, before), (downgrade, after)):
+    for container, existing, target in ((upgrade, before, after), (downgrade, after, before)):
         drop_index_drops_of_dropped_tables(container)
-        order_operations(container, existing)
+        order_operations(container, existing, target)
         add_enum_operations(container)
+        put_enum_value_changes_outside(container, first=container is upgrade)
+        portable_checks(container)
+    models = metadata if isinstance(metadata, sa.MetaData) else None
+    fill_nulls_before_not_null(upgrade, models, defaults or {}, warn)
     return True

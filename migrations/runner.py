@@ -21,16 +21,20 @@ import warnings
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 from sqlalchemy import event
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -40,8 +44,12 @@ from migrations.errors import MigrationError
 
 __all__ = [
     "FILE_TEMPLATE",
+    "CannotConnect",
+    "VersionTable",
     "alembic_config",
     "describe",
+    "read_version_table",
+    "render_for_server",
     "run_offline",
     "run_online",
     "script_directory",
@@ -85,6 +93,39 @@ def script_directory(config: Config) -> ScriptDirectory:
         return ScriptDirectory.from_config(config)
 
 
+@dataclass(frozen=True)
+class VersionTable:
+    """Where the database records its applied revisions, and what it records."""
+
+    name: str
+    schema: str | None
+    heads: tuple[str, ...]
+
+
+def read_version_table(config: Config, scripts: ScriptDirectory) -> VersionTable:
+    """Read the database's applied revisions the way ``env.py`` configures Alembic.
+
+    Run ``env.py`` (as ``alembic current`` does), so its options count: a
+    ``run_environment(version_table="...")`` names the table to read. Changes nothing in the
+    database. Call from the ``work`` of :func:`run_online`.
+    """
+    found: list[VersionTable] = []
+
+    def read(revision: Any, context: MigrationContext) -> list[Any]:
+        found.append(
+            VersionTable(
+                context.version_table, context.version_table_schema, context.get_current_heads()
+            )
+        )
+        return []
+
+    with EnvironmentContext(config, scripts, fn=read, dont_mutate=True):
+        scripts.run_env()
+    if not found:
+        raise MigrationError("env.py did not run the migrations (no context.run_migrations())")
+    return found[0]
+
+
 def describe(exc: BaseException) -> str:
     """One line saying what ``exc`` is about (a driver error's own message where there is one)."""
     if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None:
@@ -112,12 +153,15 @@ class _StepTracker(logging.Handler):
         self.logger = logger
         self.forward_level = forward_level
         self.step: str | None = None
+        #: How many revision steps started.
+        self.started = 0
         self.statements: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.msg == "Running %s" and isinstance(record.args, tuple) and record.args:
             self.step = str(record.args[0])
             self.statements = []
+            self.started += 1
         parent = self.logger.parent
         if self.forward_level is not None and record.levelno >= self.forward_level and parent:
             parent.handle(record)
@@ -132,12 +176,12 @@ class _StepTracker(logging.Handler):
 _CHANGES = frozenset({"CREATE", "ALTER", "DROP", "RENAME", "INSERT", "UPDATE", "DELETE"})
 
 
-def _applied_before_failure(tracker: _StepTracker) -> str:
+def _applied_before_failure(tracker: _StepTracker, failure: str = "the failing one") -> str:
     """What a failed revision left behind where DDL is not transactional, for the message."""
     if not tracker.statements:
         return (
             " (the database commits each DDL statement at once; nothing of this revision had "
-            "run before the failing statement)"
+            f"run before {failure})"
         )
     shown = "; ".join(statement[:200] for statement in tracker.statements[:10])
     more = len(tracker.statements) - 10
@@ -146,7 +190,7 @@ def _applied_before_failure(tracker: _StepTracker) -> str:
     count = len(tracker.statements)
     return (
         f" (the database commits each DDL statement at once: {count} statement"
-        f"{'s' if count > 1 else ''} of this revision before the failing one stayed applied: "
+        f"{'s' if count > 1 else ''} of this revision before {failure} stayed applied: "
         f"{shown}; undo {'them' if count > 1 else 'it'} or finish the revision by hand before "
         "you retry)"
     )
@@ -179,7 +223,8 @@ def translate_errors(
 
     With a ``tracker``, a failure while a revision runs names the revision step; where DDL is
     not transactional (``state.transactional_ddl`` is False), also the statements of that
-    revision that stayed applied.
+    revision that stayed applied. A cancellation or an interruption in the middle of a revision
+    step is not translated, but logs those statements as a warning there.
     """
     try:
         yield
@@ -203,6 +248,19 @@ def translate_errors(
             if state is not None and state.transactional_ddl is False:
                 message += _applied_before_failure(tracker)
         raise MigrationError(message) from exc
+    except BaseException:  # cancelled, interrupted: it goes on as it is, and we say what stayed
+        if (
+            tracker is not None
+            and state is not None
+            and state.transactional_ddl is False
+            and tracker.started > state.steps_done
+        ):
+            log.warning(
+                "revision step '%s' was interrupted%s",
+                tracker.step,
+                _applied_before_failure(tracker, "the interruption"),
+            )
+        raise
 
 
 # One lock per database serialises concurrent `migrate` runs (several replicas of an app that
@@ -388,10 +446,21 @@ def _leftover_batch_copies(connection: sa.Connection) -> None:
         )
 
 
+class CannotConnect(MigrationError):
+    """:func:`run_online` could not connect to the database."""
+
+
 async def run_online(
-    state: EnvironmentState, work: Callable[[], T], *, exclusive: bool = False
+    state: EnvironmentState,
+    work: Callable[[], T],
+    *,
+    exclusive: bool = False,
+    connect_timeout: float | None = None,
 ) -> T:
     """Connect to ``state.url``, run ``work`` with ``state.connection`` set, and commit.
+
+    Raise :class:`CannotConnect` when no connection is made (within ``connect_timeout``
+    seconds, if given).
 
     ``work`` runs inside ``AsyncConnection.run_sync`` (a synchronous Alembic command). A failure
     while revisions run names the revision step that was running. With ``exclusive``, hold the
@@ -404,9 +473,9 @@ async def run_online(
     state.transactional_ddl = True if _transactional_sqlite(engine) else None
     try:
         try:
-            connection = await engine.connect()
+            connection = await asyncio.wait_for(engine.connect(), connect_timeout)
         except Exception as exc:  # refused, unknown host, bad credentials, missing database...
-            raise MigrationError(f"cannot connect to {safe_url(url)}: {describe(exc)}") from None
+            raise CannotConnect(f"cannot connect to {safe_url(url)}: {describe(exc)}") from None
         try:
             tracker: _StepTracker | None = None
 
@@ -439,3 +508,39 @@ async def run_online(
             await connection.close()
     finally:
         await engine.dispose()
+
+
+#: How long offline rendering waits for the database (to learn its server) before going without.
+SERVER_TIMEOUT = 10.0
+
+
+async def render_for_server(state: EnvironmentState, work: Callable[[], T]) -> T:
+    """Run ``work``, an Alembic command in ``--sql`` mode, for the database's server.
+
+    The SQL is rendered offline from the URL's dialect, with what a short connection learns
+    about the server (MariaDB or MySQL: they share ``mysql://`` and differ in DDL, collations);
+    nothing runs on the database. When it cannot be reached within ``SERVER_TIMEOUT`` seconds,
+    the URL's dialect renders for its default server (MySQL, not MariaDB), with a warning.
+    SQLite is rendered without connecting (no server; connecting would create the file).
+    """
+    assert state.url is not None
+    if state.url.get_backend_name() != "sqlite":
+
+        def learn() -> dict[str, Any]:
+            assert state.connection is not None
+            return server_options(state.connection.dialect)
+
+        try:
+            state.dialect_options = await run_online(state, learn, connect_timeout=SERVER_TIMEOUT)
+        except CannotConnect as exc:
+            log.warning(
+                "%s; the SQL is rendered for a default %s server instead",
+                exc,
+                state.url.get_backend_name(),
+            )
+    return await run_offline(work)
+
+
+def server_options(dialect: Dialect) -> dict[str, Any]:
+    """Options that make a new dialect of ``dialect``'s URL render for the same server."""
+    return {"is_mariadb": True} if getattr(dialect, "is_mariadb", False) else {}

@@ -4,8 +4,8 @@ A confirmed rename (``--rename old_table=new_table``, or "yes" to the question) 
 ``op.rename_table`` followed by whatever else changed in that table, so the rows are kept. What
 else changed is found by comparing the database's table with the model's table presented under
 the old name: the same comparison Alembic makes for any table, so column, index, constraint and
-foreign key changes of a renamed table are migrated like those of any other. Indexes and
-constraints named after the table (the naming convention) are renamed with it.
+foreign key changes of a renamed table are migrated like those of any other. Indexes,
+constraints and keys named after the table (the naming convention) are renamed with it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.sql.elements import conv
 from sqlalchemy.sql.schema import ColumnCollectionConstraint
 
+from migrations.checks import final_name
 from migrations.errors import MigrationError
+from migrations.operations import RenamePrimaryKeyOp
+from migrations.ordering import foreign_keys_of_metadata, reflected_foreign_keys
 from migrations.renames import AskRename, Rename, same_columns
 
 __all__ = ["apply_table_renames"]
@@ -194,3 +197,80 @@ def apply_table_renames(
         if isinstance(changes, ops.ModifyTableOps):
             old = changes.table_name
             downgrade.ops.extend(_retarget(changes, new_name[old], old, {}))
+    _rename_keys(script, context, metadata, confirmed, compared.upgrade_ops)
+
+
+def _dropped_foreign_keys(container: ops.OpContainer) -> set[tuple[str, str]]:
+    return {
+        (block.table_name, str(op.constraint_name))
+        for block in container.ops
+        if isinstance(block, ops.ModifyTableOps)
+        for op in block.ops
+        if isinstance(op, ops.DropConstraintOp) and op.constraint_type == "foreignkey"
+    }
+
+
+def _block(container: ops.OpContainer, table: str) -> ops.ModifyTableOps:
+    """The operations on ``table`` in ``container`` (one block per table: later steps look
+    blocks up by table)."""
+    for op in container.ops:
+        if isinstance(op, ops.ModifyTableOps) and op.table_name == table and op.schema is None:
+            return op
+    block = ops.ModifyTableOps(table, [])
+    container.ops.append(block)
+    return block
+
+
+def _rename_keys(
+    script: ops.MigrationScript,
+    context: MigrationContext,
+    metadata: sa.MetaData,
+    confirmed: list[Rename],
+    compared: ops.UpgradeOps,
+) -> None:
+    """Give a renamed table's primary and foreign keys the names the models give them.
+
+    Convention names hold the table's name (``pk_books``, ``fk_books_author_id_authors``), and a
+    name left behind breaks later revisions: a new table of the old name collides with it
+    (PostgreSQL's primary key names, MySQL's foreign key names are schema-wide), and a later
+    downgrade drops a key by the name the models give it. Foreign keys are dropped and created
+    again (MySQL cannot rename them); the primary key is renamed where the name matters.
+    """
+    assert script.upgrade_ops is not None and script.downgrade_ops is not None
+    assert context.connection is not None
+    inspector = sa.inspect(context.connection)
+    dialect = context.dialect
+    new_name = {r.old: r.new for r in confirmed}
+    reflected = reflected_foreign_keys(context.connection)
+    modelled = foreign_keys_of_metadata(metadata)
+    dropped = _dropped_foreign_keys(compared)
+    for rename in confirmed:
+        model_table = metadata.tables[rename.new]
+        for fk in reflected:
+            if fk.table != rename.old or (fk.table, fk.name) in dropped:
+                continue
+            wanted = [
+                key
+                for key in modelled
+                if key.table == rename.new
+                and key.columns == fk.columns
+                and key.referred_columns == fk.referred_columns
+                and key.referred_table == new_name.get(fk.referred_table, fk.referred_table)
+            ]
+            if not wanted or wanted[0].name == fk.name:
+                continue
+            _block(script.upgrade_ops, rename.old).ops.append(fk.drop())
+            _block(script.upgrade_ops, rename.new).ops.append(wanted[0].create())
+            _block(script.downgrade_ops, rename.new).ops.append(wanted[0].drop())
+            _block(script.downgrade_ops, rename.old).ops.append(fk.create())
+        key_name = final_name(model_table.primary_key, dialect)
+        if key_name is None:
+            continue
+        old_key = inspector.get_pk_constraint(rename.old).get("name")
+        if old_key is None:  # not reflected (MySQL): what the convention named it
+            presented = sa.MetaData(naming_convention=metadata.naming_convention)
+            copy = model_table.to_metadata(presented, name=rename.old)
+            old_key = final_name(copy.primary_key, dialect)
+        if old_key is not None and old_key != key_name:
+            script.upgrade_ops.ops.append(RenamePrimaryKeyOp(rename.new, old_key, key_name))
+            script.downgrade_ops.ops.append(RenamePrimaryKeyOp(rename.old, key_name, old_key))

@@ -45,6 +45,9 @@ async def test_current_upgrade_downgrade_history(project: Project) -> None:
     assert _alembic(project, "current").stdout == ""
     upgraded = _alembic(project, "upgrade", "head")
     assert upgraded.returncode == 0, upgraded.stderr
+    assert f"INFO  [alembic.runtime.migration] Running upgrade  -> {revision}, people" in (
+        upgraded.stderr  # as any Alembic folder says it; it said nothing
+    )
     await project.sql("INSERT INTO people (name) VALUES ('Ann')")
     assert _alembic(project, "current").stdout.strip() == f"{revision} (head)"
     assert _alembic(project, "history").stdout.strip() == f"<base> -> {revision} (head), people"
